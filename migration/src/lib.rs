@@ -1,0 +1,16 @@
+//! Every schema change, in order. The same migrations run on SQLite (the embedded
+//! default) and PostgreSQL; each file is one migration because `DeriveMigrationName`
+//! names a migration after its file.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261130_000001_accounts_and_places;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261130_000001_accounts_and_places::Migration)]
+    }
+}

@@ -1,0 +1,333 @@
+//! HTTP for accounts: registration, login/logout, the caller's own account, and the
+//! admin's staff-account endpoints. Also the bearer-token security scheme.
+
+use chrono::{DateTime, Utc};
+use poem::Request;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi, SecurityScheme,
+    auth::Bearer,
+    param::{Path, Query},
+    payload::Json,
+};
+use serde::Deserialize;
+
+use super::domain::{Principal, Role};
+use super::service::{self, Account, NewAccount};
+use crate::error::ApiError;
+use crate::http::body::JsonBody;
+use crate::openapi::ApiTags;
+use crate::startup::AppState;
+
+/// A bearer token from `POST /api/v1/auth/login`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", checker = "check_bearer")]
+pub struct BearerAuth(pub Principal);
+
+async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
+    let state = req
+        .data::<AppState>()
+        .ok_or_else(|| ApiError::internal_logged("AppState missing from request data"))?;
+    match service::authenticate(state, &bearer.token).await {
+        Ok(Some(principal)) => Ok(principal),
+        Ok(None) => Err(ApiError::unauthorized().into()),
+        Err(err) => Err(ApiError::from(err).into()),
+    }
+}
+
+/// A new applicant account.
+#[derive(Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// Mainland mobile number (11 digits; +86, spaces and dashes allowed). This or `email` is required.
+    #[oai(validator(max_length = 20))]
+    pub mobile: Option<String>,
+    /// E-mail address. This or `mobile` is required.
+    #[oai(validator(max_length = 254))]
+    pub email: Option<String>,
+    /// Password, 8 to 128 characters.
+    #[oai(validator(min_length = 8, max_length = 128))]
+    pub password: String,
+    /// The name shown to staff, 1 to 50 characters.
+    #[oai(validator(min_length = 1, max_length = 50))]
+    pub display_name: String,
+}
+
+/// Credentials.
+#[derive(Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// Mobile number or e-mail address.
+    #[oai(validator(max_length = 254))]
+    pub login: String,
+    /// Password.
+    #[oai(validator(max_length = 128))]
+    pub password: String,
+}
+
+/// A place in a staff account's scope.
+#[derive(Object)]
+pub struct ScopePlaceView {
+    /// Place code, e.g. `410104003-01`.
+    pub code: String,
+    /// Place name, e.g. 惠工街社区.
+    pub name: String,
+    /// `district`, `subdistrict` or `community`.
+    pub kind: String,
+}
+
+/// An account.
+#[derive(Object)]
+pub struct UserView {
+    /// Account id.
+    pub id: i64,
+    /// What the account may do.
+    pub role: Role,
+    /// Name shown to staff.
+    pub display_name: String,
+    /// Mobile number, if given.
+    pub mobile: Option<String>,
+    /// E-mail address, if given.
+    pub email: Option<String>,
+    /// The places a staff account acts on (empty for applicants and admins).
+    pub places: Vec<ScopePlaceView>,
+    /// A disabled account cannot log in.
+    pub disabled: bool,
+    /// When the account was created (RFC 3339, UTC).
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Account> for UserView {
+    fn from(a: Account) -> Self {
+        UserView {
+            id: a.user.id,
+            role: a.role,
+            display_name: a.user.display_name,
+            mobile: a.user.mobile,
+            email: a.user.email,
+            places: a
+                .places
+                .into_iter()
+                .map(|p| ScopePlaceView {
+                    code: p.code,
+                    name: p.name,
+                    kind: p.kind.as_str().to_string(),
+                })
+                .collect(),
+            disabled: a.user.disabled,
+            created_at: a.user.created_at,
+        }
+    }
+}
+
+/// A login session.
+#[derive(Object)]
+pub struct LoginView {
+    /// Opaque bearer token: send it as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// When the token stops working (RFC 3339, UTC).
+    pub expires_at: DateTime<Utc>,
+    /// The logged-in account.
+    pub user: UserView,
+}
+
+#[derive(ApiResponse)]
+pub enum CreatedUser {
+    /// The account was created.
+    #[oai(status = 201)]
+    Created(Json<UserView>),
+}
+
+#[derive(ApiResponse)]
+pub enum UserResponse {
+    /// The account.
+    #[oai(status = 200)]
+    Ok(Json<UserView>),
+}
+
+#[derive(ApiResponse)]
+pub enum LoginResponse {
+    /// Logged in.
+    #[oai(status = 200)]
+    Ok(Json<LoginView>),
+}
+
+#[derive(ApiResponse)]
+pub enum LogoutResponse {
+    /// The token is revoked.
+    #[oai(status = 204)]
+    Revoked,
+}
+
+pub struct AuthApi {
+    pub state: AppState,
+}
+
+impl From<RegisterRequest> for NewAccount {
+    fn from(r: RegisterRequest) -> Self {
+        NewAccount {
+            role: Role::Applicant,
+            display_name: r.display_name,
+            mobile: r.mobile,
+            email: r.email,
+            password: r.password,
+            place_codes: vec![],
+        }
+    }
+}
+
+#[OpenApi(prefix_path = "/api/v1/auth", tag = "ApiTags::Auth")]
+impl AuthApi {
+    /// Register as an applicant
+    ///
+    /// Creates an applicant account with a mobile number and/or e-mail address and a
+    /// password. Staff accounts are created by an admin instead.
+    #[oai(path = "/register", method = "post", operation_id = "auth_register")]
+    async fn register(&self, body: JsonBody<RegisterRequest>) -> Result<CreatedUser, ApiError> {
+        let account = service::register(&self.state, body.0.into()).await?;
+        Ok(CreatedUser::Created(Json(account.into())))
+    }
+
+    /// Log in
+    ///
+    /// Exchanges a login name and password for a bearer token. A wrong name or password
+    /// gets the same 401 whether or not the account exists; repeated failures lock the
+    /// login name for a while (429).
+    #[oai(path = "/login", method = "post", operation_id = "auth_login")]
+    async fn login(&self, body: JsonBody<LoginRequest>) -> Result<LoginResponse, ApiError> {
+        let out = service::login(&self.state, &body.0.login, &body.0.password).await?;
+        Ok(LoginResponse::Ok(Json(LoginView {
+            token: out.token,
+            token_type: "Bearer".into(),
+            expires_at: out.expires_at,
+            user: out.account.into(),
+        })))
+    }
+
+    /// Log out
+    ///
+    /// Revokes the token used for this request.
+    #[oai(path = "/logout", method = "post", operation_id = "auth_logout")]
+    async fn logout(&self, auth: BearerAuth) -> Result<LogoutResponse, ApiError> {
+        service::logout(&self.state, &auth.0).await?;
+        Ok(LogoutResponse::Revoked)
+    }
+
+    /// The caller's own account
+    #[oai(path = "/me", method = "get", operation_id = "auth_me")]
+    async fn me(&self, auth: BearerAuth) -> Result<UserResponse, ApiError> {
+        let account = service::me(&self.state, &auth.0).await?;
+        Ok(UserResponse::Ok(Json(account.into())))
+    }
+}
+
+/// A new staff account.
+#[derive(Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    /// Role of the new account.
+    pub role: Role,
+    /// Name shown to colleagues, 1 to 50 characters.
+    #[oai(validator(min_length = 1, max_length = 50))]
+    pub display_name: String,
+    /// Mobile number (login name). This or `email` is required.
+    #[oai(validator(max_length = 20))]
+    pub mobile: Option<String>,
+    /// E-mail address (login name). This or `mobile` is required.
+    #[oai(validator(max_length = 254))]
+    pub email: Option<String>,
+    /// Initial password, 8 to 128 characters.
+    #[oai(validator(min_length = 8, max_length = 128))]
+    pub password: String,
+    /// Place codes of the scope: one or more communities for a reviewer, exactly one
+    /// sub-district for a supervisor, exactly one district for the bureau, none otherwise.
+    #[oai(default, validator(max_items = 100))]
+    #[serde(default)]
+    pub places: Vec<String>,
+}
+
+/// One page of accounts.
+#[derive(Object)]
+pub struct UserPage {
+    /// Accounts in ascending id order.
+    pub items: Vec<UserView>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    pub next_after: Option<i64>,
+}
+
+#[derive(ApiResponse)]
+pub enum UserPageResponse {
+    /// A page of accounts.
+    #[oai(status = 200)]
+    Ok(Json<UserPage>),
+}
+
+pub struct UserApi {
+    pub state: AppState,
+}
+
+#[OpenApi(prefix_path = "/api/v1/admin/users", tag = "ApiTags::Users")]
+impl UserApi {
+    /// Create a staff account (admin)
+    #[oai(path = "/", method = "post", operation_id = "users_create")]
+    async fn create(
+        &self,
+        auth: BearerAuth,
+        body: JsonBody<CreateUserRequest>,
+    ) -> Result<CreatedUser, ApiError> {
+        let r = body.0;
+        let input = NewAccount {
+            role: r.role,
+            display_name: r.display_name,
+            mobile: r.mobile,
+            email: r.email,
+            password: r.password,
+            place_codes: r.places,
+        };
+        let account = service::create_staff(&self.state, &auth.0, input).await?;
+        Ok(CreatedUser::Created(Json(account.into())))
+    }
+
+    /// List accounts (admin)
+    #[oai(path = "/", method = "get", operation_id = "users_list")]
+    async fn list(
+        &self,
+        auth: BearerAuth,
+        /// Only accounts of this role.
+        role: Query<Option<Role>>,
+        /// Return accounts with an id greater than this (the previous page's `next_after`).
+        #[oai(validator(minimum(value = "0")))]
+        after: Query<Option<i64>>,
+        /// Page size, 1 to 100 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<u64>>,
+    ) -> Result<UserPageResponse, ApiError> {
+        let limit = limit.0.unwrap_or(50);
+        let accounts =
+            service::list_users(&self.state, &auth.0, role.0, after.0.unwrap_or(0), limit).await?;
+        let next_after = (accounts.len() as u64 == limit)
+            .then(|| accounts.last().map(|a| a.user.id))
+            .flatten();
+        Ok(UserPageResponse::Ok(Json(UserPage {
+            items: accounts.into_iter().map(UserView::from).collect(),
+            next_after,
+        })))
+    }
+
+    /// Read an account (admin)
+    #[oai(path = "/:id", method = "get", operation_id = "users_get")]
+    async fn get(&self, auth: BearerAuth, id: Path<i64>) -> Result<UserResponse, ApiError> {
+        let account = service::get_user(&self.state, &auth.0, id.0).await?;
+        Ok(UserResponse::Ok(Json(account.into())))
+    }
+
+    /// Disable an account (admin)
+    ///
+    /// The account can no longer log in and its live tokens are revoked at once.
+    #[oai(path = "/:id/disable", method = "post", operation_id = "users_disable")]
+    async fn disable(&self, auth: BearerAuth, id: Path<i64>) -> Result<UserResponse, ApiError> {
+        let account = service::disable_user(&self.state, &auth.0, id.0).await?;
+        Ok(UserResponse::Ok(Json(account.into())))
+    }
+}

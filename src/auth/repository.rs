@@ -1,0 +1,224 @@
+//! Every database call of the auth domain. Functions take `&impl ConnectionTrait` so
+//! the service decides the transaction.
+
+use chrono::{DateTime, Utc};
+use entity::{login_throttle, session_token, staff_scope, user_account};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, sea_query::OnConflict,
+};
+
+use super::domain::{LoginName, Role};
+
+pub async fn find_user_by_login(
+    db: &impl ConnectionTrait,
+    login: &LoginName,
+) -> Result<Option<user_account::Model>, DbErr> {
+    let filter = match login {
+        LoginName::Mobile(m) => user_account::Column::Mobile.eq(m.as_str()),
+        LoginName::Email(e) => user_account::Column::Email.eq(e.as_str()),
+    };
+    user_account::Entity::find().filter(filter).one(db).await
+}
+
+pub async fn find_user(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<user_account::Model>, DbErr> {
+    user_account::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn any_admin_exists(db: &impl ConnectionTrait) -> Result<bool, DbErr> {
+    Ok(user_account::Entity::find()
+        .filter(user_account::Column::Role.eq(Role::Admin.as_str()))
+        .one(db)
+        .await?
+        .is_some())
+}
+
+pub struct NewUser<'a> {
+    pub role: Role,
+    pub mobile: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub display_name: &'a str,
+    pub password_hash: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+pub async fn insert_user(
+    db: &impl ConnectionTrait,
+    new: NewUser<'_>,
+) -> Result<user_account::Model, DbErr> {
+    user_account::ActiveModel {
+        role: Set(new.role.as_str().to_string()),
+        mobile: Set(new.mobile.map(str::to_string)),
+        email: Set(new.email.map(str::to_string)),
+        display_name: Set(new.display_name.to_string()),
+        password_hash: Set(new.password_hash.to_string()),
+        disabled: Set(false),
+        created_at: Set(new.now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+pub async fn set_disabled(db: &impl ConnectionTrait, user_id: i64) -> Result<(), DbErr> {
+    user_account::Entity::update_many()
+        .col_expr(user_account::Column::Disabled, true.into())
+        .filter(user_account::Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Users by id, ascending, after `after_id`; optionally of one role.
+pub async fn list_users(
+    db: &impl ConnectionTrait,
+    role: Option<Role>,
+    after_id: i64,
+    limit: u64,
+) -> Result<Vec<user_account::Model>, DbErr> {
+    let mut q = user_account::Entity::find().filter(user_account::Column::Id.gt(after_id));
+    if let Some(role) = role {
+        q = q.filter(user_account::Column::Role.eq(role.as_str()));
+    }
+    q.order_by_asc(user_account::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+pub async fn scope_of(db: &impl ConnectionTrait, user_id: i64) -> Result<Vec<i64>, DbErr> {
+    Ok(staff_scope::Entity::find()
+        .filter(staff_scope::Column::UserId.eq(user_id))
+        .order_by_asc(staff_scope::Column::PlaceId)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| s.place_id)
+        .collect())
+}
+
+pub async fn add_scope(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    place_ids: &[i64],
+) -> Result<(), DbErr> {
+    if place_ids.is_empty() {
+        return Ok(());
+    }
+    let rows = place_ids.iter().map(|&place_id| staff_scope::ActiveModel {
+        user_id: Set(user_id),
+        place_id: Set(place_id),
+    });
+    staff_scope::Entity::insert_many(rows).exec(db).await?;
+    Ok(())
+}
+
+pub async fn insert_session(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    token_hash: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<session_token::Model, DbErr> {
+    session_token::ActiveModel {
+        user_id: Set(user_id),
+        token_hash: Set(token_hash.to_string()),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+        revoked_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+/// The live (unrevoked, unexpired) session with this token hash, and its user.
+pub async fn find_live_session(
+    db: &impl ConnectionTrait,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(session_token::Model, user_account::Model)>, DbErr> {
+    let Some(session) = session_token::Entity::find()
+        .filter(session_token::Column::TokenHash.eq(token_hash))
+        .filter(session_token::Column::RevokedAt.is_null())
+        .filter(session_token::Column::ExpiresAt.gt(now))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let user = find_user(db, session.user_id).await?;
+    Ok(user.map(|u| (session, u)))
+}
+
+pub async fn revoke_session(
+    db: &impl ConnectionTrait,
+    session_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    session_token::Entity::update_many()
+        .col_expr(session_token::Column::RevokedAt, Some(now).into())
+        .filter(session_token::Column::Id.eq(session_id))
+        .filter(session_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn revoke_all_sessions(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    session_token::Entity::update_many()
+        .col_expr(session_token::Column::RevokedAt, Some(now).into())
+        .filter(session_token::Column::UserId.eq(user_id))
+        .filter(session_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn find_throttle(
+    db: &impl ConnectionTrait,
+    key: &str,
+) -> Result<Option<login_throttle::Model>, DbErr> {
+    login_throttle::Entity::find_by_id(key.to_string())
+        .one(db)
+        .await
+}
+
+pub async fn save_throttle(
+    db: &impl ConnectionTrait,
+    row: login_throttle::Model,
+) -> Result<(), DbErr> {
+    let active = login_throttle::ActiveModel {
+        login_hash: Set(row.login_hash),
+        failures: Set(row.failures),
+        locked_until: Set(row.locked_until),
+        updated_at: Set(row.updated_at),
+    };
+    login_throttle::Entity::insert(active)
+        .on_conflict(
+            OnConflict::column(login_throttle::Column::LoginHash)
+                .update_columns([
+                    login_throttle::Column::Failures,
+                    login_throttle::Column::LockedUntil,
+                    login_throttle::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn clear_throttle(db: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
+    login_throttle::Entity::delete_by_id(key.to_string())
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! The command line: `serve` (the default), `migrate`, `openapi`, `user add`.
+
+use std::io::BufRead;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::auth::{Role, service::NewAccount};
+use crate::clock::SystemClock;
+use crate::settings::Settings;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "anju",
+    version,
+    about = "安居: public-housing applications for a sub-district office"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP service (the default when no command is given).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Write openapi/openapi.yaml and openapi/openapi.json from the code.
+    Openapi {
+        /// Directory to write into.
+        #[arg(long, default_value = "openapi")]
+        dir: std::path::PathBuf,
+        /// Exit non-zero if the files differ from the code instead of writing them.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create an account. The password is read from ANJU_USER_PASSWORD, or else from
+    /// the first line of standard input.
+    Add {
+        /// applicant, reviewer, supervisor, bureau or admin.
+        #[arg(long)]
+        role: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Mobile number (a login name).
+        #[arg(long)]
+        mobile: Option<String>,
+        /// E-mail address (a login name).
+        #[arg(long)]
+        email: Option<String>,
+        /// Place code of the scope; repeat for several communities.
+        #[arg(long = "place")]
+        places: Vec<String>,
+    },
+}
+
+pub fn init_tracing(filter: &str) {
+    // sqlx logs every statement at INFO; keep it quiet unless asked for.
+    let filter = format!("{filter},sqlx=warn,sea_orm=warn");
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_target(false)
+        .try_init();
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load().context("reading settings")?;
+    init_tracing(&settings.log);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            let db = crate::db::connect(&settings.database_url, settings.db_pool_size).await?;
+            crate::db::migrate(&db).await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Openapi { dir, check } => openapi(&dir, check),
+        Command::User {
+            command:
+                UserCommand::Add {
+                    role,
+                    name,
+                    mobile,
+                    email,
+                    places,
+                },
+        } => {
+            let role = Role::parse(&role).with_context(|| format!("unknown role {role}"))?;
+            let password = match std::env::var("ANJU_USER_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let state = crate::startup::prepare(settings, Arc::new(SystemClock)).await?;
+            let input = NewAccount {
+                role,
+                display_name: name,
+                mobile,
+                email,
+                password,
+                place_codes: places,
+            };
+            match crate::auth::service::create_account(&state, input).await {
+                Ok(account) => {
+                    println!("created {} account {}", role.as_str(), account.user.id);
+                    Ok(())
+                }
+                Err(crate::auth::AuthError::Invalid(fields)) => {
+                    for f in fields {
+                        eprintln!("{}: {}", f.field, f.msg.en);
+                    }
+                    anyhow::bail!("the account was not created")
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
+
+fn openapi(dir: &std::path::Path, check: bool) -> anyhow::Result<()> {
+    let (yaml, json) = crate::openapi::spec_texts();
+    let files = [("openapi.yaml", yaml), ("openapi.json", json)];
+    if check {
+        for (name, text) in &files {
+            let path = dir.join(name);
+            let committed = std::fs::read_to_string(&path).unwrap_or_default();
+            if &committed != text {
+                anyhow::bail!("{} is out of date: run `anju openapi`", path.display());
+            }
+        }
+        println!("openapi/ matches the code");
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text)?;
+    }
+    println!("wrote {}", dir.display());
+    Ok(())
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    tracing::info!(settings = %settings.redacted(), "starting anju");
+    let listen = settings.listen.clone();
+    let state = crate::startup::prepare(settings, Arc::new(SystemClock)).await?;
+    let app = crate::startup::build_app(state);
+    tracing::info!("listening on http://{listen} (docs at /docs)");
+    poem::Server::new(poem::listener::TcpListener::bind(listen))
+        .run_with_graceful_shutdown(app, shutdown_signal(), Some(Duration::from_secs(10)))
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing requests in flight");
+}

@@ -1,0 +1,378 @@
+//! The one JSON error body, and the one place where errors become HTTP statuses.
+//!
+//! Domain errors (`AuthError`, `PlaceError`, …) say what went wrong in domain terms;
+//! the `From` impls below are the only code that decides their status and code.
+//! Errors that poem itself raises (malformed JSON, unknown route, wrong method, body
+//! too large, missing token) are turned into the same body by [`render_poem_error`],
+//! installed as a catch-all around the whole app.
+
+use poem::http::StatusCode;
+use poem_openapi::{ApiResponse, Object, payload::Json};
+
+use crate::i18n::{Lang, Msg};
+
+/// One failing field in a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// Path of the field in the request body, e.g. `members[2].id_number`.
+    pub field: String,
+    /// Stable machine-readable code, e.g. `too_long`.
+    pub code: &'static str,
+    pub msg: Msg,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: &'static str, msg: Msg) -> Self {
+        FieldError {
+            field: field.into(),
+            code,
+            msg,
+        }
+    }
+
+    pub fn required(field: impl Into<String>) -> Self {
+        Self::new(field, "required", Msg::new("必填项不能为空", "is required"))
+    }
+
+    pub fn too_long(field: impl Into<String>, max: usize) -> Self {
+        Self::new(
+            field,
+            "too_long",
+            Msg::new(
+                format!("长度不能超过 {max} 个字符"),
+                format!("must be at most {max} characters"),
+            ),
+        )
+    }
+
+    pub fn too_short(field: impl Into<String>, min: usize) -> Self {
+        Self::new(
+            field,
+            "too_short",
+            Msg::new(
+                format!("长度不能少于 {min} 个字符"),
+                format!("must be at least {min} characters"),
+            ),
+        )
+    }
+
+    pub fn out_of_range(field: impl Into<String>, min: i64, max: i64) -> Self {
+        Self::new(
+            field,
+            "out_of_range",
+            Msg::new(
+                format!("必须在 {min} 到 {max} 之间"),
+                format!("must be between {min} and {max}"),
+            ),
+        )
+    }
+}
+
+/// One failing field, as the client sees it.
+#[derive(Object, Clone, Debug)]
+pub struct FieldErrorView {
+    /// Path of the field in the request body, e.g. `members[2].id_number`.
+    pub field: String,
+    /// Stable machine-readable code, e.g. `too_long`, `invalid_checksum`.
+    pub code: String,
+    /// Human-readable explanation in the request's language.
+    pub message: String,
+}
+
+/// The body of every error response.
+#[derive(Object, Clone, Debug)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `validation_failed`, `not_found`.
+    pub code: String,
+    /// Human-readable explanation in the request's language (Accept-Language: zh or en).
+    pub message: String,
+    /// Every failing field, for validation errors; empty otherwise.
+    pub fields: Vec<FieldErrorView>,
+    /// The request id, also sent in the `X-Request-Id` response header.
+    pub request_id: Option<String>,
+}
+
+/// Every error status an operation may answer with.
+#[derive(ApiResponse, Debug)]
+pub enum ApiError {
+    /// The request could not be read (malformed JSON, wrong type, bad parameter).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// No valid bearer token, or wrong login name or password.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// The caller's role or scope does not allow this.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// No such resource visible to the caller.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The request conflicts with the current state (duplicate, stale version).
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// The request body is larger than the configured limit.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The request body is not `application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
+    /// The request was read but its content is invalid; `fields` lists every problem.
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorBody>),
+    /// Too many attempts; try again later.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>),
+    /// An unexpected error; the cause is logged under the request id.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// A dependency (the database) is not available.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+impl ApiError {
+    /// Builds the error for `status` with `code` and a message, in the request's language.
+    pub fn new(status: StatusCode, code: &str, msg: &Msg, fields: Vec<FieldError>) -> Self {
+        let lang = Lang::current();
+        let body = Json(ErrorBody {
+            code: code.to_string(),
+            message: msg.get(lang).to_string(),
+            fields: fields
+                .into_iter()
+                .map(|f| FieldErrorView {
+                    field: f.field,
+                    code: f.code.to_string(),
+                    message: f.msg.get(lang).to_string(),
+                })
+                .collect(),
+            request_id: crate::http::context::current().map(|c| c.request_id),
+        });
+        match status {
+            StatusCode::BAD_REQUEST => ApiError::BadRequest(body),
+            StatusCode::UNAUTHORIZED => ApiError::Unauthorized(body),
+            StatusCode::FORBIDDEN => ApiError::Forbidden(body),
+            StatusCode::NOT_FOUND => ApiError::NotFound(body),
+            StatusCode::CONFLICT => ApiError::Conflict(body),
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(body),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(body),
+            StatusCode::UNPROCESSABLE_ENTITY => ApiError::Unprocessable(body),
+            StatusCode::TOO_MANY_REQUESTS => ApiError::TooManyRequests(body),
+            StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable(body),
+            _ => ApiError::Internal(body),
+        }
+    }
+
+    pub fn validation(fields: Vec<FieldError>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            &Msg::new("提交的内容有误，请逐项修改", "Some fields are invalid"),
+            fields,
+        )
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &Msg::new("未找到该资源", "Not found"),
+            vec![],
+        )
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            &Msg::new("您的角色无权执行此操作", "Your role may not do this"),
+            vec![],
+        )
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            &Msg::new("请先登录", "A valid bearer token is required"),
+            vec![],
+        )
+    }
+
+    /// An unexpected failure: the cause chain is logged, the client gets an opaque 500.
+    pub fn internal(err: &(dyn std::error::Error + 'static)) -> Self {
+        let mut chain = err.to_string();
+        let mut source = err.source();
+        while let Some(cause) = source {
+            chain.push_str(": ");
+            chain.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        Self::internal_logged(&chain)
+    }
+
+    /// Logs `detail` and returns the opaque 500.
+    pub fn internal_logged(detail: &str) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            &Msg::new(
+                "服务器内部错误，请稍后再试",
+                "Internal error; it has been logged",
+            ),
+            vec![],
+        )
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        ApiError::internal(&err)
+    }
+}
+
+/// A request body rejected before reaching a handler (see `http::body`).
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// Not JSON at all: rendered as 400 `malformed_json`.
+    #[error("malformed JSON: {0}")]
+    Malformed(String),
+    /// JSON of the wrong shape: rendered as 422 with the field.
+    #[error("invalid request body")]
+    Invalid(Vec<FieldError>),
+}
+
+impl poem::error::ResponseError for BodyError {
+    fn status(&self) -> StatusCode {
+        match self {
+            BodyError::Malformed(_) => StatusCode::BAD_REQUEST,
+            BodyError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    }
+}
+
+/// Turns any error poem raises outside a handler into the JSON error body.
+pub fn render_poem_error(err: poem::Error) -> poem::Response {
+    use poem::IntoResponse;
+    if err.is_from_response() {
+        return err.into_response();
+    }
+    match err.downcast_ref::<BodyError>() {
+        Some(BodyError::Invalid(fields)) => {
+            return ApiError::validation(fields.clone()).into_response();
+        }
+        Some(BodyError::Malformed(detail)) => {
+            let msg = Msg::new(
+                format!("请求内容不是有效的 JSON：{detail}"),
+                format!("The request body is not valid JSON: {detail}"),
+            );
+            return ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", &msg, vec![])
+                .into_response();
+        }
+        None => {}
+    }
+    let status = err.status();
+    let (code, msg) = match status {
+        StatusCode::BAD_REQUEST => (
+            "invalid_request",
+            Msg::new(
+                format!("无法解析请求：{err}"),
+                format!("The request could not be read: {err}"),
+            ),
+        ),
+        StatusCode::UNAUTHORIZED => (
+            "unauthorized",
+            Msg::new("请先登录", "A valid bearer token is required"),
+        ),
+        StatusCode::NOT_FOUND => ("not_found", Msg::new("未找到该资源", "No such resource")),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            Msg::new("不支持该请求方法", "Method not allowed on this resource"),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large",
+            Msg::new("请求内容过大", "The request body is too large"),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            Msg::new(
+                "请求内容必须是 application/json",
+                "The request body must be application/json",
+            ),
+        ),
+        s if s.is_server_error() => {
+            return ApiError::internal_logged(&err.to_string()).into_response();
+        }
+        _ => (
+            "http_error",
+            Msg::new(format!("请求失败：{err}"), format!("Request failed: {err}")),
+        ),
+    };
+    ApiError::new(status, code, &msg, vec![])
+        .into_response()
+        .with_status(status)
+        .into_response()
+}
+
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(err: crate::auth::AuthError) -> Self {
+        use crate::auth::AuthError as E;
+        match err {
+            E::InvalidCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                &Msg::new("登录名或密码错误", "Wrong login name or password"),
+                vec![],
+            ),
+            E::LockedOut(until) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                &Msg::new(
+                    format!("登录失败次数过多，请于 {} 之后再试", until.to_rfc3339()),
+                    format!(
+                        "Too many failed logins; try again after {}",
+                        until.to_rfc3339()
+                    ),
+                ),
+                vec![],
+            ),
+            E::Forbidden => ApiError::forbidden(),
+            E::AccountExists(field) => ApiError::new(
+                StatusCode::CONFLICT,
+                "account_exists",
+                &Msg::new("该账号已注册", "An account with this login name exists"),
+                vec![FieldError::new(
+                    field,
+                    "taken",
+                    Msg::new("已被使用", "is already registered"),
+                )],
+            ),
+            E::Invalid(fields) => ApiError::validation(fields),
+            E::NotFound => ApiError::not_found(),
+            E::Db(db) => ApiError::internal(&db),
+            E::Hash(detail) => ApiError::internal_logged(&detail),
+        }
+    }
+}
+
+impl From<crate::places::PlaceError> for ApiError {
+    fn from(err: crate::places::PlaceError) -> Self {
+        use crate::places::PlaceError as E;
+        match err {
+            E::Invalid(fields) => ApiError::validation(fields),
+            E::NotFound => ApiError::not_found(),
+            E::CodeTaken => ApiError::new(
+                StatusCode::CONFLICT,
+                "code_taken",
+                &Msg::new("该代码已被使用", "A place with this code exists"),
+                vec![FieldError::new(
+                    "code",
+                    "taken",
+                    Msg::new("已被使用", "is already used"),
+                )],
+            ),
+            E::Forbidden => ApiError::forbidden(),
+            E::Db(db) => ApiError::internal(&db),
+        }
+    }
+}

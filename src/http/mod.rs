@@ -1,0 +1,5 @@
+//! HTTP plumbing shared by every domain: the per-request context (request id,
+//! language, access log) and the strict JSON body extractor.
+
+pub mod body;
+pub mod context;

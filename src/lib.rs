@@ -1,0 +1,15 @@
+//! anju (安居): public-housing applications for a Zhengzhou sub-district office.
+
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod i18n;
+pub mod openapi;
+pub mod places;
+pub mod settings;
+pub mod startup;
+pub mod values;

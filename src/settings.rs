@@ -1,0 +1,131 @@
+//! One `Settings` struct, from (lowest to highest precedence) built-in defaults, an
+//! optional TOML file (`anju.toml`, or the path in `ANJU_CONFIG`) and `ANJU_*`
+//! environment variables (`ANJU_DATABASE_URL` sets `database_url`).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// Every setting the service reads. See the README's configuration table.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Address the HTTP server binds.
+    pub listen: String,
+    /// `sqlite://path?mode=rwc` (default) or `postgres://user@host/db`.
+    pub database_url: String,
+    /// Database connections in the pool (at least 2).
+    pub db_pool_size: u32,
+    /// Lifetime of a login token, in minutes.
+    pub token_ttl_minutes: i64,
+    /// Failed logins for one login name before it is locked.
+    pub login_max_failures: i32,
+    /// How long a locked login name stays locked, in minutes.
+    pub login_lockout_minutes: i64,
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// tracing filter, e.g. `info` or `anju=debug,info`.
+    pub log: String,
+    /// With the password below: an admin account created at start when no admin exists.
+    pub bootstrap_admin_login: Option<String>,
+    /// Password of the bootstrap admin (secret).
+    pub bootstrap_admin_password: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: "127.0.0.1:8080".into(),
+            database_url: "sqlite://anju.db?mode=rwc".into(),
+            db_pool_size: 8,
+            token_ttl_minutes: 12 * 60,
+            login_max_failures: 5,
+            login_lockout_minutes: 15,
+            body_limit_bytes: 1024 * 1024,
+            log: "info".into(),
+            bootstrap_admin_login: None,
+            bootstrap_admin_password: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Loads defaults, then the TOML file if present, then the environment.
+    pub fn load() -> Result<Settings, Box<figment::Error>> {
+        let file = std::env::var_os("ANJU_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("anju.toml"));
+        Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("ANJU_").ignore(&["config"]))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    /// The effective settings as one log line, with secrets replaced by `***`.
+    pub fn redacted(&self) -> String {
+        let mut out = String::new();
+        let _ = write!(
+            out,
+            "listen={} database_url={} db_pool_size={} token_ttl_minutes={} \
+             login_max_failures={} login_lockout_minutes={} body_limit_bytes={} log={} \
+             bootstrap_admin_login={} bootstrap_admin_password={}",
+            self.listen,
+            redact_url(&self.database_url),
+            self.db_pool_size,
+            self.token_ttl_minutes,
+            self.login_max_failures,
+            self.login_lockout_minutes,
+            self.body_limit_bytes,
+            self.log,
+            self.bootstrap_admin_login.as_deref().unwrap_or("-"),
+            secret(&self.bootstrap_admin_password),
+        );
+        out
+    }
+}
+
+fn secret(value: &Option<String>) -> &'static str {
+    if value.is_some() { "***" } else { "-" }
+}
+
+/// Replaces the password in `scheme://user:password@host/...` with `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://anju:s3cret@db:5432/anju"),
+            "postgres://anju:***@db:5432/anju"
+        );
+        assert_eq!(
+            redact_url("sqlite://anju.db?mode=rwc"),
+            "sqlite://anju.db?mode=rwc"
+        );
+        let s = Settings {
+            bootstrap_admin_password: Some("hunter22".into()),
+            ..Settings::default()
+        };
+        assert!(!s.redacted().contains("hunter22"));
+    }
+}

@@ -1,0 +1,70 @@
+//! Builds the application: state, routes, middleware. `anju serve` and the tests use
+//! the same `build_app`, so what the tests exercise is what runs.
+
+use std::sync::Arc;
+
+use poem::{Endpoint, EndpointExt, Route, middleware::CatchPanic};
+use sea_orm::DatabaseConnection;
+
+use crate::clock::{Clock, SystemClock};
+use crate::http::body::BodyLimit;
+use crate::settings::Settings;
+
+/// Everything a request handler may need.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, settings: Settings, clock: Arc<dyn Clock>) -> Self {
+        AppState {
+            db,
+            settings: Arc::new(settings),
+            clock,
+        }
+    }
+
+    /// A state with no database, for producing the OpenAPI spec.
+    pub fn disconnected() -> Self {
+        AppState::new(
+            DatabaseConnection::default(),
+            Settings::default(),
+            Arc::new(SystemClock),
+        )
+    }
+}
+
+/// Connects, migrates and prepares the state the server runs on.
+pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    let db = crate::db::connect(&settings.database_url, settings.db_pool_size).await?;
+    crate::db::migrate(&db).await?;
+    let state = AppState::new(db, settings, clock);
+    if let Some(admin) = crate::auth::service::ensure_bootstrap_admin(&state).await? {
+        tracing::info!(
+            user_id = admin.user.id,
+            "created the bootstrap admin account"
+        );
+    }
+    Ok(state)
+}
+
+/// The whole HTTP application over `state`.
+pub fn build_app(state: AppState) -> impl Endpoint + use<> {
+    let api = crate::openapi::service(&state);
+    let docs = api.swagger_ui();
+    let spec_json = api.spec_endpoint();
+    let spec_yaml = api.spec_endpoint_yaml();
+    let body_limit = state.settings.body_limit_bytes;
+    Route::new()
+        .nest("/", api)
+        .nest("/docs", docs)
+        .at("/openapi.json", spec_json)
+        .at("/openapi.yaml", spec_yaml)
+        .with(CatchPanic::new())
+        .data(BodyLimit(body_limit))
+        .data(state)
+        .around(crate::http::context::around)
+}

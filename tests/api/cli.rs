@@ -1,0 +1,96 @@
+//! The command line, run as a real process against a real database.
+
+use std::process::Command;
+
+use crate::helpers::{PASSWORD, TestApp, fresh_database_url};
+
+#[tokio::test]
+async fn anju_user_add_creates_the_first_admin_who_can_then_log_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database_url(dir.path()).await;
+    let out = Command::new(env!("CARGO_BIN_EXE_anju"))
+        .args([
+            "user",
+            "add",
+            "--role",
+            "admin",
+            "--name",
+            "首位管理员",
+            "--email",
+            "root@nanguan.test",
+        ])
+        .env("ANJU_DATABASE_URL", &url)
+        .env("ANJU_USER_PASSWORD", PASSWORD)
+        .env("ANJU_LOG", "warn")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created admin account"));
+
+    let app = TestApp::spawn_with(|s| s.database_url = url.clone()).await;
+    let token = app.token("root@nanguan.test", PASSWORD).await;
+    app.get("/api/v1/admin/users", Some(&token))
+        .await
+        .expect(200);
+}
+
+#[tokio::test]
+async fn anju_user_add_refuses_bad_input_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database_url(dir.path()).await;
+    let out = Command::new(env!("CARGO_BIN_EXE_anju"))
+        .args([
+            "user",
+            "add",
+            "--role",
+            "reviewer",
+            "--name",
+            "x",
+            "--email",
+            "r@nanguan.test",
+            "--place",
+            "410104003",
+        ])
+        .env("ANJU_DATABASE_URL", &url)
+        .env("ANJU_USER_PASSWORD", "short")
+        .env("ANJU_LOG", "warn")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("password"), "{stderr}");
+    assert!(stderr.contains("places[0]"), "{stderr}");
+    let app = TestApp::spawn_with(|s| s.database_url = url.clone()).await;
+    app.login("r@nanguan.test", "short").await.expect(401);
+}
+
+#[tokio::test]
+async fn the_bootstrap_settings_create_an_admin_only_once() {
+    let app = TestApp::spawn_with(|s| {
+        s.bootstrap_admin_login = Some("boot@nanguan.test".into());
+        s.bootstrap_admin_password = Some(PASSWORD.into());
+    })
+    .await;
+    let token = app.token("boot@nanguan.test", PASSWORD).await;
+    let list = app
+        .get("/api/v1/admin/users?role=admin", Some(&token))
+        .await;
+    assert_eq!(list.expect(200)["items"].as_array().unwrap().len(), 1);
+    // A restart on the same database with the settings still present adds nobody.
+    let again = TestApp::spawn_with(|s| {
+        s.database_url = app.database_url.clone();
+        s.bootstrap_admin_login = Some("boot2@nanguan.test".into());
+        s.bootstrap_admin_password = Some(PASSWORD.into());
+    })
+    .await;
+    again
+        .login("boot2@nanguan.test", PASSWORD)
+        .await
+        .expect(401);
+}

@@ -1,0 +1,11 @@
+//! Black-box tests over HTTP. Every test gets a fresh database: a SQLite file in a temp
+//! directory, or, with `ANJU_TEST_POSTGRES_URL` set, its own PostgreSQL schema.
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod errors;
+mod health_and_docs;
+mod places;
+mod users;
