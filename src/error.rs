@@ -376,3 +376,46 @@ impl From<crate::places::PlaceError> for ApiError {
         }
     }
 }
+
+impl From<crate::applications::ApplicationError> for ApiError {
+    fn from(err: crate::applications::ApplicationError) -> Self {
+        use crate::applications::ApplicationError as E;
+        match err {
+            E::NotFound => ApiError::not_found(),
+            E::Forbidden => ApiError::forbidden(),
+            E::Invalid(fields) => ApiError::validation(fields),
+            E::WrongStatus(status) => ApiError::new(
+                StatusCode::CONFLICT,
+                "wrong_status",
+                &Msg::new(
+                    format!("案件当前状态为 {}，不能执行此操作", status.as_str()),
+                    format!("Not allowed while the case is {}", status.as_str()),
+                ),
+                vec![],
+            ),
+            E::Stale(current) => ApiError::new(
+                StatusCode::CONFLICT,
+                "stale_version",
+                &Msg::new(
+                    format!("案件已被修改（当前版本 {current}），请刷新后重试"),
+                    format!("The case has changed (current version {current}); reload and retry"),
+                ),
+                vec![],
+            ),
+            E::KeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                &Msg::new(
+                    "该 Idempotency-Key 已用于另一个请求",
+                    "This Idempotency-Key was already used with a different request",
+                ),
+                vec![FieldError::new(
+                    "Idempotency-Key",
+                    "reused",
+                    Msg::new("请为新的请求使用新的键", "use a new key for a new request"),
+                )],
+            ),
+            E::Db(db) => ApiError::internal(&db),
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! anju (安居): public-housing applications for a Zhengzhou sub-district office.
 
+pub mod applications;
 pub mod auth;
 pub mod cli;
 pub mod clock;
@@ -8,6 +9,7 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod i18n;
+pub mod notifications;
 pub mod openapi;
 pub mod places;
 pub mod settings;

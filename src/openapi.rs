@@ -16,6 +16,8 @@ pub enum ApiTags {
     Users,
     /// Districts, sub-districts and communities.
     Places,
+    /// Households' applications: drafts, submission, case view, withdrawal.
+    Applications,
 }
 
 pub type Apis = (
@@ -23,6 +25,7 @@ pub type Apis = (
     crate::auth::api::AuthApi,
     crate::auth::api::UserApi,
     crate::places::api::PlaceApi,
+    crate::applications::api::ApplicationApi,
 );
 
 /// Builds the OpenAPI service over every domain's API.
@@ -38,6 +41,9 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
             state: state.clone(),
         },
         crate::places::api::PlaceApi {
+            state: state.clone(),
+        },
+        crate::applications::api::ApplicationApi {
             state: state.clone(),
         },
     );

@@ -35,6 +35,9 @@ pub struct Settings {
     pub bootstrap_admin_login: Option<String>,
     /// Password of the bootstrap admin (secret).
     pub bootstrap_admin_password: Option<String>,
+    /// Key for hashing identity numbers for duplicate look-ups (secret). When unset, a
+    /// random key is generated on first start and kept in the database.
+    pub id_hash_key: Option<String>,
 }
 
 impl Default for Settings {
@@ -50,6 +53,7 @@ impl Default for Settings {
             log: "info".into(),
             bootstrap_admin_login: None,
             bootstrap_admin_password: None,
+            id_hash_key: None,
         }
     }
 }
@@ -74,7 +78,7 @@ impl Settings {
             out,
             "listen={} database_url={} db_pool_size={} token_ttl_minutes={} \
              login_max_failures={} login_lockout_minutes={} body_limit_bytes={} log={} \
-             bootstrap_admin_login={} bootstrap_admin_password={}",
+             bootstrap_admin_login={} bootstrap_admin_password={} id_hash_key={}",
             self.listen,
             redact_url(&self.database_url),
             self.db_pool_size,
@@ -85,6 +89,7 @@ impl Settings {
             self.log,
             self.bootstrap_admin_login.as_deref().unwrap_or("-"),
             secret(&self.bootstrap_admin_password),
+            secret(&self.id_hash_key),
         );
         out
     }

@@ -16,14 +16,23 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub settings: Arc<Settings>,
     pub clock: Arc<dyn Clock>,
+    /// Key of the keyed hash under which identity numbers are compared.
+    pub id_hash_key: Arc<[u8]>,
 }
 
 impl AppState {
     pub fn new(db: DatabaseConnection, settings: Settings, clock: Arc<dyn Clock>) -> Self {
+        let id_hash_key = settings
+            .id_hash_key
+            .as_deref()
+            .unwrap_or_default()
+            .as_bytes()
+            .into();
         AppState {
             db,
             settings: Arc::new(settings),
             clock,
+            id_hash_key,
         }
     }
 
@@ -41,7 +50,10 @@ impl AppState {
 pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     let db = crate::db::connect(&settings.database_url, settings.db_pool_size).await?;
     crate::db::migrate(&db).await?;
-    let state = AppState::new(db, settings, clock);
+    let mut state = AppState::new(db, settings, clock);
+    if state.settings.id_hash_key.is_none() {
+        state.id_hash_key = stored_id_hash_key(&state.db).await?.into_bytes().into();
+    }
     if let Some(admin) = crate::auth::service::ensure_bootstrap_admin(&state).await? {
         tracing::info!(
             user_id = admin.user.id,
@@ -67,4 +79,24 @@ pub fn build_app(state: AppState) -> impl Endpoint + use<> {
         .data(BodyLimit(body_limit))
         .data(state)
         .around(crate::http::context::around)
+}
+
+/// The identity-number hashing key kept in the database, generated on first start.
+/// Configuring `id_hash_key` keeps it out of the database, which is better: a copy of
+/// the database alone then cannot be used to test guesses against the hashes.
+async fn stored_id_hash_key(db: &DatabaseConnection) -> anyhow::Result<String> {
+    use crate::applications::repository as repo;
+    const NAME: &str = "id_hash_key";
+    if let Some(key) = repo::secret(db, NAME).await? {
+        return Ok(key);
+    }
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
+    repo::insert_secret(db, NAME, &hex::encode(bytes)).await?;
+    tracing::warn!(
+        "generated an identity-number hashing key and stored it in the database; set ANJU_ID_HASH_KEY to keep it elsewhere"
+    );
+    repo::secret(db, NAME)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the stored hashing key vanished"))
 }

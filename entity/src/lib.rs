@@ -1,7 +1,15 @@
 //! sea-orm entities: persistence only. No business rules and no client JSON live here;
 //! the service layer turns these rows into validated domain types and API views.
 
+pub mod app_secret;
+pub mod application;
+pub mod application_event;
+pub mod duplicate_flag;
+pub mod idempotency_record;
 pub mod login_throttle;
+pub mod member_key;
+pub mod number_sequence;
+pub mod outbox_message;
 pub mod place;
 pub mod session_token;
 pub mod staff_scope;

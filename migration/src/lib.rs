@@ -5,12 +5,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261130_000001_accounts_and_places;
+mod m20261130_000002_applications;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261130_000001_accounts_and_places::Migration)]
+        vec![
+            Box::new(m20261130_000001_accounts_and_places::Migration),
+            Box::new(m20261130_000002_applications::Migration),
+        ]
     }
 }

@@ -237,4 +237,54 @@ impl TestApp {
         .expect(201);
         self.token(email, PASSWORD).await
     }
+
+    /// Creates a draft; returns (id, version).
+    pub async fn draft(&self, token: &str, form: &Value) -> (i64, i64) {
+        let a = self.post("/api/v1/applications", Some(token), form).await;
+        let body = a.expect(201);
+        (
+            body["id"].as_i64().unwrap(),
+            body["version"].as_i64().unwrap(),
+        )
+    }
+
+    /// Submits a draft with an idempotency key.
+    pub async fn submit(&self, token: &str, id: i64, key: &str, body: &Value) -> Answer {
+        let req = self
+            .client
+            .post(format!("/api/v1/applications/{id}/submit"))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Idempotency-Key", key)
+            .body_json(body);
+        Self::answer(req.send().await).await
+    }
+
+    /// Drafts and submits a household; returns the receipt.
+    pub async fn file(&self, token: &str, form: &Value) -> Value {
+        let (id, _) = self.draft(token, form).await;
+        let a = self
+            .submit(token, id, &format!("file-{id}"), &json!({}))
+            .await;
+        a.expect(201).clone()
+    }
+
+    pub async fn patch(&self, token: &str, path: &str, version: i64, body: &Value) -> Answer {
+        let req = self
+            .client
+            .patch(path)
+            .header("Authorization", format!("Bearer {token}"))
+            .header("If-Match", version.to_string())
+            .body_json(body);
+        Self::answer(req.send().await).await
+    }
+
+    /// Rows in a table, for asserting what was and was not written.
+    pub async fn count<E>(&self, _e: E) -> u64
+    where
+        E: sea_orm::EntityTrait,
+        E::Model: sea_orm::FromQueryResult + Sized + Send + Sync,
+    {
+        use sea_orm::PaginatorTrait;
+        E::find().count(&self.state.db).await.unwrap()
+    }
 }

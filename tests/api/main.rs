@@ -1,8 +1,10 @@
 //! Black-box tests over HTTP. Every test gets a fresh database: a SQLite file in a temp
 //! directory, or, with `ANJU_TEST_POSTGRES_URL` set, its own PostgreSQL schema.
 
+mod fixtures;
 mod helpers;
 
+mod applications;
 mod auth;
 mod cli;
 mod errors;

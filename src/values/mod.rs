@@ -1,6 +1,39 @@
 //! Validated values used by more than one domain. Each is a newtype with a private
 //! field and a `parse` constructor: code that holds one never checks it again.
 
+/// Declares a string-valued enum that is a poem-openapi `Enum` and a serde type with
+/// the same snake_case names, with `ALL`, `as_str` and `parse`.
+macro_rules! str_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(poem_openapi::Enum, Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[oai(rename_all = "snake_case")]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<$name> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
+        }
+    };
+}
+pub(crate) use str_enum;
+
+mod id_number;
+
+pub use id_number::{IdGender, IdNumber, mask as mask_id_number};
+
 use crate::error::FieldError;
 use crate::i18n::Msg;
 
@@ -77,6 +110,18 @@ impl Email {
     }
 }
 
+/// `张*明`: a name with all but its first and last characters hidden (one or two
+/// characters keep only the first).
+pub fn mask_name(name: &str) -> String {
+    let chars: Vec<char> = name.trim().chars().collect();
+    match chars.len() {
+        0 => String::new(),
+        1 => "*".into(),
+        2 => format!("{}*", chars[0]),
+        n => format!("{}{}{}", chars[0], "*".repeat(n - 2), chars[n - 1]),
+    }
+}
+
 /// Checks a free-text field: trimmed, not empty (when required), at most `max`
 /// characters, no control characters.
 pub fn text(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
@@ -134,6 +179,14 @@ mod tests {
             "a@example.com"
         );
         assert!(Email::parse("e", "not-an-email").is_err());
+    }
+
+    #[test]
+    fn names_are_masked_for_public_lists() {
+        assert_eq!(mask_name("张小明"), "张*明");
+        assert_eq!(mask_name("欧阳娜娜"), "欧**娜");
+        assert_eq!(mask_name("王五"), "王*");
+        assert_eq!(mask_name("李"), "*");
     }
 
     #[test]

@@ -1,0 +1,44 @@
+//! One household's application for one programme: the case.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "application")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// `410104003-2026-000123`, assigned on first submission.
+    #[sea_orm(unique)]
+    pub number: Option<String>,
+    /// The applicant's account; absent for a paper application entered at the counter.
+    pub applicant_id: Option<i64>,
+    /// The staff member who entered a counter application.
+    pub entered_by: Option<i64>,
+    /// `online` or `counter`.
+    pub source: String,
+    /// `public_rental` or `low_rent` (absent in an early draft).
+    pub programme: Option<String>,
+    pub applicant_class: Option<String>,
+    pub community_id: Option<i64>,
+    pub status: String,
+    /// The household form as JSON (see `applications::domain::Form`).
+    pub form: Json,
+    /// Warnings for the reviewer to confirm, as JSON.
+    pub warnings: Json,
+    pub household_size: i32,
+    pub contact_email: Option<String>,
+    /// `zh` or `en`.
+    pub language: String,
+    /// Optimistic-concurrency version, bumped by every change.
+    pub version: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub submitted_at: Option<DateTimeUtc>,
+    /// When the case entered its current status (deadlines count from here).
+    pub status_since: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,25 @@
+//! The append-only event log of a case: its audit trail and status history.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "application_event")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub application_id: i64,
+    /// Who acted; absent for the system (e.g. the eligibility engine).
+    pub actor_id: Option<i64>,
+    pub action: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub reason_code: Option<String>,
+    pub comment: Option<String>,
+    pub policy_version: Option<String>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,262 @@
+//! The case lifecycle as one table: from which statuses an action may be taken, by
+//! which roles, to which status, and whether it needs a comment or a reason code.
+//! Every status change in the service goes through [`transition`]; nothing else
+//! writes a status.
+
+use crate::auth::Role;
+use crate::values::str_enum;
+
+str_enum! {
+    /// Where a case stands.
+    Status {
+        /// Being filled in; not yet a case.
+        Draft = "draft",
+        /// Submitted; the eligibility check runs next.
+        Submitted = "submitted",
+        /// Passed the automatic eligibility check; waiting to be accepted (受理).
+        Eligible = "eligible",
+        /// Failed a hard eligibility rule.
+        Ineligible = "ineligible",
+        /// Accepted for first review (初审).
+        UnderReview = "under_review",
+        /// Returned to the applicant to correct or complete (一次性告知).
+        NeedsCorrection = "needs_correction",
+        /// Passed first review; on public notice (公示).
+        PassedReview = "passed_review",
+        /// Notice ended without upheld objections; can be reported up.
+        ReadyToReport = "ready_to_report",
+        /// Reported up to the district Civil Affairs Bureau (上报).
+        Reported = "reported",
+        /// Approved by the bureau.
+        Approved = "approved",
+        /// Returned by the bureau to the sub-district.
+        Returned = "returned",
+        /// Rejected, with reasons.
+        Rejected = "rejected",
+        /// On the waiting list (轮候).
+        Waitlisted = "waitlisted",
+        /// A unit has been offered.
+        Offered = "offered",
+        /// A unit has been allocated (配租).
+        Allocated = "allocated",
+        /// Withdrawn by the applicant.
+        Withdrawn = "withdrawn",
+    }
+}
+
+str_enum! {
+    /// Something done to a case.
+    Action {
+        /// Submit a draft.
+        Submit = "submit",
+        /// Resubmit after correction.
+        Resubmit = "resubmit",
+        /// Withdraw the application (applicant).
+        Withdraw = "withdraw",
+    }
+}
+
+/// One row of the lifecycle table.
+#[derive(Debug)]
+pub struct Transition {
+    pub from: &'static [Status],
+    pub action: Action,
+    pub to: Status,
+    pub roles: &'static [Role],
+    pub comment_required: bool,
+    pub reason_required: bool,
+}
+
+use Status as S;
+
+/// Statuses from which an applicant may still withdraw: anything before allocation
+/// that is not already final.
+const WITHDRAWABLE: &[Status] = &[
+    S::Submitted,
+    S::Eligible,
+    S::Ineligible,
+    S::UnderReview,
+    S::NeedsCorrection,
+    S::PassedReview,
+    S::ReadyToReport,
+    S::Reported,
+    S::Approved,
+    S::Returned,
+    S::Waitlisted,
+    S::Offered,
+];
+
+pub const TABLE: &[Transition] = &[
+    Transition {
+        from: &[S::Draft],
+        action: Action::Submit,
+        to: S::Submitted,
+        roles: &[Role::Applicant, Role::Reviewer],
+        comment_required: false,
+        reason_required: false,
+    },
+    Transition {
+        from: &[S::NeedsCorrection],
+        action: Action::Resubmit,
+        to: S::Submitted,
+        roles: &[Role::Applicant, Role::Reviewer],
+        comment_required: false,
+        reason_required: false,
+    },
+    Transition {
+        from: WITHDRAWABLE,
+        action: Action::Withdraw,
+        to: S::Withdrawn,
+        roles: &[Role::Applicant],
+        comment_required: false,
+        reason_required: false,
+    },
+];
+
+/// Why an action cannot be taken.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not allowed from the current status (409).
+    WrongStatus,
+    /// Not allowed for the caller's role (403).
+    WrongRole,
+}
+
+/// The transition for `action` from `from` by `role`, or why there is none.
+pub fn transition(
+    from: Status,
+    action: Action,
+    role: Role,
+) -> Result<&'static Transition, Refusal> {
+    let row = TABLE
+        .iter()
+        .find(|t| t.action == action && t.from.contains(&from))
+        .ok_or(Refusal::WrongStatus)?;
+    if row.roles.contains(&role) {
+        Ok(row)
+    } else {
+        Err(Refusal::WrongRole)
+    }
+}
+
+/// Statuses in which a case counts as active for duplicate detection.
+pub fn is_active(s: Status) -> bool {
+    !matches!(s, S::Draft | S::Ineligible | S::Rejected | S::Withdrawn)
+}
+
+/// What the applicant should expect or do next, for the case view.
+pub fn next_step(s: Status) -> crate::i18n::Msg {
+    use crate::i18n::Msg;
+    let (zh, en) = match s {
+        S::Draft => ("请填写完整并提交申请。", "Complete the form and submit it."),
+        S::Submitted => ("正在进行资格审核。", "The eligibility check is running."),
+        S::Eligible => (
+            "符合申请条件，等待社区受理。",
+            "Eligible; waiting for the community to accept the application.",
+        ),
+        S::Ineligible => (
+            "不符合申请条件，详见审核结果；可申请复核。",
+            "Not eligible; see the decision. You may ask for reconsideration.",
+        ),
+        S::UnderReview => (
+            "街道正在初审，可能入户调查。",
+            "The sub-district is reviewing the application and may visit your home.",
+        ),
+        S::NeedsCorrection => (
+            "请按告知的事项补正后重新提交。",
+            "Correct the listed items and resubmit.",
+        ),
+        S::PassedReview => (
+            "已通过初审，正在社区公示。",
+            "Passed first review; on public notice in your community.",
+        ),
+        S::ReadyToReport => (
+            "公示期满，等待上报区民政局。",
+            "Notice ended; waiting to be reported to the district Civil Affairs Bureau.",
+        ),
+        S::Reported => (
+            "已上报区民政局审核。",
+            "Reported to the district Civil Affairs Bureau for checking.",
+        ),
+        S::Approved => (
+            "已审核通过，将获得轮候号。",
+            "Approved; a waiting-list number follows.",
+        ),
+        S::Returned => (
+            "区民政局已退回街道重新审核。",
+            "The bureau returned the application to the sub-district.",
+        ),
+        S::Rejected => (
+            "申请未获批准，详见理由；可在 15 个工作日内申请复核。",
+            "Rejected; see the reasons. You may ask for reconsideration within 15 working days.",
+        ),
+        S::Waitlisted => ("正在轮候。", "On the waiting list."),
+        S::Offered => (
+            "已为您提供房源，请及时答复。",
+            "A unit has been offered; please respond.",
+        ),
+        S::Allocated => ("已配租。", "A unit has been allocated."),
+        S::Withdrawn => ("申请已撤回。", "Withdrawn; nothing more to do."),
+    };
+    Msg::new(zh, en)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_and_action_pair_has_at_most_one_row() {
+        for &s in Status::ALL {
+            for &a in Action::ALL {
+                let rows = TABLE
+                    .iter()
+                    .filter(|t| t.action == a && t.from.contains(&s))
+                    .count();
+                assert!(rows <= 1, "{s:?} x {a:?} has {rows} rows");
+            }
+        }
+    }
+
+    /// The lifecycle as ../shared/DESIGN.md states it, written out independently of
+    /// `TABLE`: every status x action x role must give exactly this answer.
+    fn expected(s: Status, a: Action, r: Role) -> Result<Status, Refusal> {
+        let to = match (a, s) {
+            (Action::Submit, S::Draft) => S::Submitted,
+            (Action::Resubmit, S::NeedsCorrection) => S::Submitted,
+            (Action::Withdraw, S::Draft | S::Rejected | S::Allocated | S::Withdrawn) => {
+                return Err(Refusal::WrongStatus);
+            }
+            (Action::Withdraw, _) => S::Withdrawn,
+            _ => return Err(Refusal::WrongStatus),
+        };
+        let allowed = match a {
+            Action::Submit | Action::Resubmit => matches!(r, Role::Applicant | Role::Reviewer),
+            Action::Withdraw => r == Role::Applicant,
+        };
+        if allowed {
+            Ok(to)
+        } else {
+            Err(Refusal::WrongRole)
+        }
+    }
+
+    #[test]
+    fn the_table_answers_as_designed_for_every_status_action_and_role() {
+        for &s in Status::ALL {
+            for &a in Action::ALL {
+                for r in Role::ALL {
+                    let got = transition(s, a, r).map(|t| t.to);
+                    assert_eq!(got, expected(s, a, r), "{s:?} x {a:?} x {r:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn names_match_the_wire_format() {
+        for &s in Status::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Applications: the household form, its checks, drafts, idempotent submission with a
+//! receipt, duplicate detection across programmes, the case lifecycle table and the
+//! event log. Owns `application`, `application_event`, `member_key`, `duplicate_flag`,
+//! `idempotency_record` and the application-number sequences.
+
+pub mod api;
+pub mod domain;
+pub mod form;
+pub mod lifecycle;
+pub mod repository;
+pub mod service;
+
+pub use service::ApplicationError;

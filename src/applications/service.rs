@@ -1,0 +1,735 @@
+//! Application use cases: drafts, submission (idempotent, exactly once), reading with
+//! scope, withdrawal. Owns the transactions; every status change goes through the
+//! lifecycle table and writes one event.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use entity::{application, application_event, duplicate_flag, idempotency_record};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr};
+use serde::{Deserialize, Serialize};
+
+use super::domain::{self, Warning};
+use super::form::{Form, Language};
+use super::lifecycle::{self, Action, Refusal, Status};
+use super::repository as repo;
+use crate::auth::{Principal, Role};
+use crate::error::FieldError;
+use crate::i18n::{Lang, Msg};
+use crate::notifications::{self, NewMessage, templates};
+use crate::places::{self, Place, PlaceKind};
+use crate::startup::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplicationError {
+    #[error("no such application")]
+    NotFound,
+    #[error("the caller's role may not do this")]
+    Forbidden,
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("not allowed while the case is {0:?}")]
+    WrongStatus(Status),
+    #[error("the case changed since version {0}")]
+    Stale(i32),
+    #[error("this Idempotency-Key was used with a different request")]
+    KeyReused,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Who is looking, and which communities a staff member covers.
+pub struct Viewer {
+    pub user_id: i64,
+    pub role: Role,
+    pub communities: Vec<i64>,
+}
+
+impl Viewer {
+    pub async fn of(state: &AppState, caller: &Principal) -> Result<Viewer, DbErr> {
+        let communities = if caller.role.scope_kind().is_some() {
+            places::service::communities_within(&state.db, &caller.place_ids).await?
+        } else {
+            vec![]
+        };
+        Ok(Viewer {
+            user_id: caller.user_id,
+            role: caller.role,
+            communities,
+        })
+    }
+
+    pub fn is_staff(&self) -> bool {
+        matches!(self.role, Role::Reviewer | Role::Supervisor | Role::Bureau)
+    }
+
+    fn can_see(&self, m: &application::Model) -> bool {
+        match self.role {
+            Role::Applicant => m.applicant_id == Some(self.user_id),
+            Role::Reviewer | Role::Supervisor | Role::Bureau => {
+                m.community_id
+                    .is_some_and(|c| self.communities.contains(&c))
+                    || (m.entered_by == Some(self.user_id) && m.status == Status::Draft.as_str())
+            }
+            Role::Admin => false,
+        }
+    }
+}
+
+/// A case with everything its detail view shows.
+pub struct CaseDetail {
+    pub case: application::Model,
+    pub form: Form,
+    pub community: Option<Place>,
+    pub events: Vec<application_event::Model>,
+    /// Duplicate flags with the other case's number; empty unless the viewer is staff.
+    pub duplicates: Vec<(duplicate_flag::Model, Option<String>)>,
+    pub warnings: Vec<Warning>,
+    pub staff_view: bool,
+}
+
+/// What a submission answers, stored so a retry with the same key gets it again.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Receipt {
+    pub application_id: i64,
+    pub number: String,
+    pub status: String,
+    pub submitted_at: DateTime<Utc>,
+    pub community_code: String,
+    pub warnings: Vec<Warning>,
+}
+
+/// A submission's `Idempotency-Key` and the hash of the request it came with.
+pub struct IdempotencyKey {
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// The result of a submission: fresh, or the stored answer to an earlier identical one.
+pub enum Submitted {
+    Fresh(Receipt),
+    Replayed(Receipt),
+}
+
+fn parse_status(m: &application::Model) -> Result<Status, DbErr> {
+    Status::parse(&m.status).ok_or_else(|| {
+        DbErr::Custom(format!(
+            "application {} has unknown status {}",
+            m.id, m.status
+        ))
+    })
+}
+
+fn parse_form(m: &application::Model) -> Result<Form, DbErr> {
+    serde_json::from_value(m.form.clone())
+        .map_err(|e| DbErr::Custom(format!("application {} form: {e}", m.id)))
+}
+
+fn refusal(r: Refusal, s: Status) -> ApplicationError {
+    match r {
+        Refusal::WrongStatus => ApplicationError::WrongStatus(s),
+        Refusal::WrongRole => ApplicationError::Forbidden,
+    }
+}
+
+/// A case the viewer may see, or `NotFound` (never `Forbidden`: another applicant's
+/// case id must not be confirmed to exist).
+async fn load_visible(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: i64,
+) -> Result<application::Model, ApplicationError> {
+    match repo::find(db, id).await? {
+        Some(m) if viewer.can_see(&m) => Ok(m),
+        _ => Err(ApplicationError::NotFound),
+    }
+}
+
+/// Resolves the community named in a form, checking it is a community and, for staff
+/// entering a counter application, in their scope.
+async fn resolve_community(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    code: Option<&str>,
+) -> Result<Result<Option<Place>, FieldError>, DbErr> {
+    let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
+        return Ok(Ok(None));
+    };
+    let found = places::service::resolve_codes(db, "community_code", &[code.to_string()]).await?;
+    let place = match found {
+        Ok(mut v) if !v.is_empty() => v.remove(0),
+        _ => {
+            return Ok(Err(FieldError::new(
+                "community_code",
+                "unknown_community",
+                Msg::new(
+                    format!("没有代码为 {code} 的社区"),
+                    format!("no community has code {code}"),
+                ),
+            )));
+        }
+    };
+    if place.kind != PlaceKind::Community {
+        return Ok(Err(FieldError::new(
+            "community_code",
+            "not_a_community",
+            Msg::new(
+                "申请必须提交到社区",
+                "applications are filed in a community",
+            ),
+        )));
+    }
+    if viewer.is_staff() && !viewer.communities.contains(&place.id) {
+        return Ok(Err(FieldError::new(
+            "community_code",
+            "outside_scope",
+            Msg::new(
+                "该社区不在您的管辖范围内",
+                "this community is outside your scope",
+            ),
+        )));
+    }
+    Ok(Ok(Some(place)))
+}
+
+fn draft_columns(
+    form: &Form,
+    community: Option<&Place>,
+    now: DateTime<Utc>,
+) -> Result<application::ActiveModel, ApplicationError> {
+    let json = serde_json::to_value(form).map_err(|e| DbErr::Custom(e.to_string()))?;
+    Ok(application::ActiveModel {
+        programme: Set(form.programme.map(|p| p.as_str().to_string())),
+        applicant_class: Set(form.applicant_class.map(|c| c.as_str().to_string())),
+        community_id: Set(community.map(|c| c.id)),
+        form: Set(json),
+        household_size: Set(form.members.as_ref().map_or(0, |m| m.len() as i32)),
+        contact_email: Set(form.contact_email.clone()),
+        language: Set(form.language.unwrap_or(Language::Zh).as_str().to_string()),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+}
+
+pub async fn create_draft(
+    state: &AppState,
+    caller: &Principal,
+    form: Form,
+) -> Result<CaseDetail, ApplicationError> {
+    let viewer = Viewer::of(state, caller).await?;
+    if !matches!(viewer.role, Role::Applicant | Role::Reviewer) {
+        return Err(ApplicationError::Forbidden);
+    }
+    let mut errors = domain::check_draft(&form);
+    let community = resolve_community(&state.db, &viewer, form.community_code.as_deref())
+        .await?
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    if !errors.is_empty() {
+        return Err(ApplicationError::Invalid(errors));
+    }
+    let now = state.clock.now();
+    let mut row = draft_columns(&form, community.as_ref(), now)?;
+    let counter = viewer.role == Role::Reviewer;
+    row.applicant_id = Set((!counter).then_some(viewer.user_id));
+    row.entered_by = Set(counter.then_some(viewer.user_id));
+    row.source = Set(if counter { "counter" } else { "online" }.to_string());
+    row.status = Set(Status::Draft.as_str().to_string());
+    row.warnings = Set(serde_json::json!([]));
+    row.version = Set(1);
+    row.created_at = Set(now);
+    row.status_since = Set(now);
+    let case = repo::insert(&state.db, row).await?;
+    detail_of(state, &viewer, case).await
+}
+
+/// Applies a partial update to a draft (or a case returned for correction).
+pub async fn update_draft(
+    state: &AppState,
+    caller: &Principal,
+    id: i64,
+    version: i32,
+    patch: Form,
+) -> Result<CaseDetail, ApplicationError> {
+    let viewer = Viewer::of(state, caller).await?;
+    let case = load_visible(&state.db, &viewer, id).await?;
+    let status = parse_status(&case)?;
+    if !matches!(status, Status::Draft | Status::NeedsCorrection) {
+        return Err(ApplicationError::WrongStatus(status));
+    }
+    if !(case.applicant_id == Some(viewer.user_id) || case.entered_by == Some(viewer.user_id)) {
+        return Err(ApplicationError::Forbidden);
+    }
+    let mut form = parse_form(&case)?;
+    form.merge(patch);
+    let mut errors = domain::check_draft(&form);
+    let community = resolve_community(&state.db, &viewer, form.community_code.as_deref())
+        .await?
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    if !errors.is_empty() {
+        return Err(ApplicationError::Invalid(errors));
+    }
+    let changes = draft_columns(&form, community.as_ref(), state.clock.now())?;
+    if !repo::update_guarded(&state.db, id, version, changes).await? {
+        return Err(ApplicationError::Stale(case.version));
+    }
+    let case = repo::find(&state.db, id)
+        .await?
+        .ok_or(ApplicationError::NotFound)?;
+    detail_of(state, &viewer, case).await
+}
+
+pub async fn delete_draft(
+    state: &AppState,
+    caller: &Principal,
+    id: i64,
+    version: i32,
+) -> Result<(), ApplicationError> {
+    let viewer = Viewer::of(state, caller).await?;
+    let case = load_visible(&state.db, &viewer, id).await?;
+    let status = parse_status(&case)?;
+    if status != Status::Draft {
+        return Err(ApplicationError::WrongStatus(status));
+    }
+    if !repo::delete_guarded(&state.db, id, version).await? {
+        return Err(ApplicationError::Stale(case.version));
+    }
+    Ok(())
+}
+
+/// The day in Zhengzhou (UTC+8) at `t`: application years and "today" follow local time.
+pub fn local_date(t: DateTime<Utc>) -> NaiveDate {
+    let offset = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    t.with_timezone(&offset).date_naive()
+}
+
+/// Submits a draft, or resubmits a corrected case: exactly once per idempotency key.
+pub async fn submit(
+    state: &AppState,
+    caller: &Principal,
+    id: i64,
+    version: Option<i32>,
+    key: IdempotencyKey,
+) -> Result<Submitted, ApplicationError> {
+    let viewer = Viewer::of(state, caller).await?;
+    match submit_once(state, &viewer, id, version, &key).await {
+        Ok(out) => Ok(out),
+        // Lost a race with an identical request (same key): answer with its receipt.
+        Err(
+            err @ (ApplicationError::Stale(_)
+            | ApplicationError::WrongStatus(_)
+            | ApplicationError::Db(_)),
+        ) => match replay(&state.db, viewer.user_id, &key).await? {
+            Some(out) => Ok(out),
+            None => Err(err),
+        },
+        Err(err) => Err(err),
+    }
+}
+
+async fn replay(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    key: &IdempotencyKey,
+) -> Result<Option<Submitted>, ApplicationError> {
+    let Some(record) = repo::find_idempotency(db, user_id, &key.key).await? else {
+        return Ok(None);
+    };
+    if record.request_hash != key.request_hash {
+        return Err(ApplicationError::KeyReused);
+    }
+    let receipt: Receipt =
+        serde_json::from_value(record.response).map_err(|e| DbErr::Custom(e.to_string()))?;
+    Ok(Some(Submitted::Replayed(receipt)))
+}
+
+async fn submit_once(
+    state: &AppState,
+    viewer: &Viewer,
+    id: i64,
+    version: Option<i32>,
+    key: &IdempotencyKey,
+) -> Result<Submitted, ApplicationError> {
+    let txn = crate::db::begin_write(&state.db).await?;
+    if let Some(out) = replay(&txn, viewer.user_id, key).await? {
+        return Ok(out);
+    }
+    let case = load_visible(&txn, viewer, id).await?;
+    let from = parse_status(&case)?;
+    let action = if from == Status::NeedsCorrection {
+        Action::Resubmit
+    } else {
+        Action::Submit
+    };
+    let rule = lifecycle::transition(from, action, viewer.role).map_err(|r| refusal(r, from))?;
+    if version.is_some_and(|v| v != case.version) {
+        return Err(ApplicationError::Stale(case.version));
+    }
+    let now = state.clock.now();
+    let today = local_date(now);
+    let form = parse_form(&case)?;
+    let community = resolve_community(&txn, viewer, form.community_code.as_deref()).await?;
+    let (household, warnings) = match (domain::validate(&form, today), community) {
+        (Ok(ok), Ok(Some(_))) => ok,
+        (result, community) => {
+            let mut errors = result.err().unwrap_or_default();
+            if let Err(e) = community {
+                errors.push(e);
+            }
+            return Err(ApplicationError::Invalid(errors));
+        }
+    };
+    let community = resolve_community(&txn, viewer, Some(&household.community_code))
+        .await?
+        .ok()
+        .flatten()
+        .ok_or(ApplicationError::NotFound)?;
+    let number = match &case.number {
+        Some(n) => n.clone(),
+        None => assign_number(&txn, &community, today).await?,
+    };
+    let normalised = household.to_form();
+    let mut changes = draft_columns(&normalised, Some(&community), now)?;
+    changes.number = Set(Some(number.clone()));
+    changes.status = Set(rule.to.as_str().to_string());
+    changes.warnings =
+        Set(serde_json::to_value(&warnings).map_err(|e| DbErr::Custom(e.to_string()))?);
+    changes.submitted_at = Set(Some(case.submitted_at.unwrap_or(now)));
+    changes.status_since = Set(now);
+    if !repo::update_guarded(&txn, id, case.version, changes).await? {
+        return Err(ApplicationError::Stale(case.version));
+    }
+    let event = repo::insert_event(
+        &txn,
+        application_event::ActiveModel {
+            application_id: Set(id),
+            actor_id: Set(Some(viewer.user_id)),
+            action: Set(action.as_str().to_string()),
+            from_status: Set(Some(from.as_str().to_string())),
+            to_status: Set(rule.to.as_str().to_string()),
+            created_at: Set(now),
+            ..Default::default()
+        },
+    )
+    .await?;
+    flag_duplicates(state, &txn, id, &household, now).await?;
+    let lang = match household.language {
+        Language::Zh => Lang::Zh,
+        Language::En => Lang::En,
+    };
+    let applicant_name = household
+        .members
+        .iter()
+        .find(|m| m.relationship == super::form::Relationship::Applicant)
+        .map(|m| m.name.clone())
+        .unwrap_or_default();
+    notifications::enqueue(
+        &txn,
+        NewMessage {
+            application_id: Some(id),
+            event_id: Some(event.id),
+            kind: "submission_receipt",
+            recipient: household
+                .contact_email
+                .as_ref()
+                .map(|e| e.as_str().to_string()),
+            language: household.language.as_str(),
+            rendered: templates::submission_receipt(
+                lang,
+                &applicant_name,
+                &number,
+                &community.name,
+                &local_date(now).to_string(),
+            ),
+        },
+        now,
+    )
+    .await?;
+    let receipt = Receipt {
+        application_id: id,
+        number,
+        status: rule.to.as_str().to_string(),
+        submitted_at: now,
+        community_code: community.code.clone(),
+        warnings,
+    };
+    repo::insert_idempotency(
+        &txn,
+        idempotency_record::Model {
+            user_id: viewer.user_id,
+            key: key.key.clone(),
+            request_hash: key.request_hash.clone(),
+            application_id: id,
+            status_code: 201,
+            response: serde_json::to_value(&receipt).map_err(|e| DbErr::Custom(e.to_string()))?,
+            created_at: now,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Submitted::Fresh(receipt))
+}
+
+/// `410104003-2026-000123`: the community's sub-district code, the local year and a
+/// gap-free sequence per sub-district and year.
+async fn assign_number(
+    db: &impl ConnectionTrait,
+    community: &Place,
+    today: NaiveDate,
+) -> Result<String, ApplicationError> {
+    let parent = match community.parent_id {
+        Some(pid) => places::service::by_ids(db, &[pid])
+            .await?
+            .into_iter()
+            .next(),
+        None => None,
+    };
+    let prefix = parent
+        .map(|p| p.code)
+        .unwrap_or_else(|| community.code.clone());
+    let year = chrono::Datelike::year(&today);
+    let seq = repo::next_in_sequence(db, &format!("application:{prefix}:{year}")).await?;
+    Ok(format!("{prefix}-{year}-{seq:06}"))
+}
+
+/// Records the household's members by keyed hash and flags every active case of
+/// either programme that shares a member, in both directions.
+async fn flag_duplicates(
+    state: &AppState,
+    db: &impl ConnectionTrait,
+    id: i64,
+    household: &domain::Household,
+    now: DateTime<Utc>,
+) -> Result<(), ApplicationError> {
+    let hashes: Vec<String> = household
+        .members
+        .iter()
+        .map(|m| m.id_number.keyed_hash(&state.id_hash_key))
+        .collect();
+    repo::replace_member_keys(db, id, &hashes).await?;
+    let matches = repo::keys_matching(db, &hashes, id).await?;
+    if matches.is_empty() {
+        return Ok(());
+    }
+    let other_ids: Vec<i64> = matches.iter().map(|k| k.application_id).collect();
+    let others = repo::by_ids(db, &other_ids).await?;
+    let existing = repo::flags_of(db, id).await?;
+    for k in matches {
+        let active = others
+            .iter()
+            .find(|o| o.id == k.application_id)
+            .and_then(|o| Status::parse(&o.status))
+            .is_some_and(lifecycle::is_active);
+        let Some(mine) = hashes.iter().position(|h| h == &k.id_hash) else {
+            continue;
+        };
+        let already = existing
+            .iter()
+            .any(|f| f.other_application_id == k.application_id && f.member_index == mine as i32);
+        if !active || already {
+            continue;
+        }
+        for (a, ai, b, bi) in [
+            (id, mine as i32, k.application_id, k.member_index),
+            (k.application_id, k.member_index, id, mine as i32),
+        ] {
+            repo::insert_flag(
+                db,
+                duplicate_flag::ActiveModel {
+                    application_id: Set(a),
+                    member_index: Set(ai),
+                    other_application_id: Set(b),
+                    other_member_index: Set(bi),
+                    created_at: Set(now),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The applicant withdraws their case.
+pub async fn withdraw(
+    state: &AppState,
+    caller: &Principal,
+    id: i64,
+    version: Option<i32>,
+    reason: Option<String>,
+) -> Result<CaseDetail, ApplicationError> {
+    let viewer = Viewer::of(state, caller).await?;
+    let reason = match reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        Some(r) => Some(
+            crate::values::text("reason", r, 500)
+                .map_err(|e| ApplicationError::Invalid(vec![e]))?,
+        ),
+        None => None,
+    };
+    let txn = crate::db::begin_write(&state.db).await?;
+    let case = load_visible(&txn, &viewer, id).await?;
+    let from = parse_status(&case)?;
+    let rule =
+        lifecycle::transition(from, Action::Withdraw, viewer.role).map_err(|r| refusal(r, from))?;
+    if version.is_some_and(|v| v != case.version) {
+        return Err(ApplicationError::Stale(case.version));
+    }
+    let now = state.clock.now();
+    let changes = application::ActiveModel {
+        status: Set(rule.to.as_str().to_string()),
+        status_since: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    if !repo::update_guarded(&txn, id, case.version, changes).await? {
+        return Err(ApplicationError::Stale(case.version));
+    }
+    let event = repo::insert_event(
+        &txn,
+        application_event::ActiveModel {
+            application_id: Set(id),
+            actor_id: Set(Some(viewer.user_id)),
+            action: Set(Action::Withdraw.as_str().to_string()),
+            from_status: Set(Some(from.as_str().to_string())),
+            to_status: Set(rule.to.as_str().to_string()),
+            comment: Set(reason),
+            created_at: Set(now),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let form = parse_form(&case)?;
+    let lang = if case.language == "en" {
+        Lang::En
+    } else {
+        Lang::Zh
+    };
+    let name = applicant_name(&form);
+    notifications::enqueue(
+        &txn,
+        NewMessage {
+            application_id: Some(id),
+            event_id: Some(event.id),
+            kind: "withdrawal_confirmation",
+            recipient: case.contact_email.clone(),
+            language: if lang == Lang::En { "en" } else { "zh" },
+            rendered: templates::withdrawal_confirmation(
+                lang,
+                &name,
+                case.number.as_deref().unwrap_or("-"),
+            ),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    let case = repo::find(&state.db, id)
+        .await?
+        .ok_or(ApplicationError::NotFound)?;
+    detail_of(state, &viewer, case).await
+}
+
+fn applicant_name(form: &Form) -> String {
+    form.members
+        .iter()
+        .flatten()
+        .find(|m| m.relationship == Some(super::form::Relationship::Applicant))
+        .and_then(|m| m.name.clone())
+        .unwrap_or_default()
+}
+
+pub async fn get(
+    state: &AppState,
+    caller: &Principal,
+    id: i64,
+) -> Result<CaseDetail, ApplicationError> {
+    let viewer = Viewer::of(state, caller).await?;
+    let case = load_visible(&state.db, &viewer, id).await?;
+    detail_of(state, &viewer, case).await
+}
+
+async fn detail_of(
+    state: &AppState,
+    viewer: &Viewer,
+    case: application::Model,
+) -> Result<CaseDetail, ApplicationError> {
+    let form = parse_form(&case)?;
+    let community = match case.community_id {
+        Some(cid) => places::service::by_ids(&state.db, &[cid])
+            .await?
+            .into_iter()
+            .next(),
+        None => None,
+    };
+    let events = repo::events_of(&state.db, case.id).await?;
+    let staff_view = viewer.is_staff();
+    let duplicates = if staff_view {
+        let flags = repo::flags_of(&state.db, case.id).await?;
+        let ids: Vec<i64> = flags.iter().map(|f| f.other_application_id).collect();
+        let others = repo::by_ids(&state.db, &ids).await?;
+        flags
+            .into_iter()
+            .map(|f| {
+                let number = others
+                    .iter()
+                    .find(|o| o.id == f.other_application_id)
+                    .and_then(|o| o.number.clone());
+                (f, number)
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    let warnings: Vec<Warning> = serde_json::from_value(case.warnings.clone()).unwrap_or_default();
+    Ok(CaseDetail {
+        case,
+        form,
+        community,
+        events,
+        duplicates,
+        warnings,
+        staff_view,
+    })
+}
+
+/// A case in a list, with its community.
+pub struct CaseSummary {
+    pub case: application::Model,
+    pub form: Form,
+    pub community: Option<Place>,
+}
+
+/// The caller's cases (applicant) or the cases in their scope (staff), newest first.
+pub async fn list(
+    state: &AppState,
+    caller: &Principal,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<CaseSummary>, ApplicationError> {
+    let viewer = Viewer::of(state, caller).await?;
+    let scoped = match viewer.role {
+        Role::Applicant => repo::for_applicant(viewer.user_id),
+        Role::Reviewer | Role::Supervisor | Role::Bureau => {
+            repo::in_communities(&viewer.communities)
+        }
+        Role::Admin => return Err(ApplicationError::Forbidden),
+    };
+    let rows = repo::page(&state.db, scoped, before, limit).await?;
+    let community_ids: Vec<i64> = rows.iter().filter_map(|r| r.community_id).collect();
+    let communities = places::service::by_ids(&state.db, &community_ids).await?;
+    rows.into_iter()
+        .map(|case| {
+            let form = parse_form(&case)?;
+            let community = communities
+                .iter()
+                .find(|c| Some(c.id) == case.community_id)
+                .cloned();
+            Ok(CaseSummary {
+                case,
+                form,
+                community,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,7 @@
+//! Notifications: the outbox every domain enqueues into, in the same transaction as the
+//! change a message announces, and the zh/en templates. This domain calls no other.
+
+pub mod service;
+pub mod templates;
+
+pub use service::{NewMessage, enqueue};

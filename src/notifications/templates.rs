@@ -1,0 +1,133 @@
+//! Message templates in Chinese and English, as plain text and HTML. Everything that
+//! came from a user is HTML-escaped; identity numbers never appear in a message.
+
+use crate::i18n::Lang;
+
+/// A rendered message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Builds text and HTML from a subject and paragraphs (already in the right language).
+fn render(subject: String, paragraphs: &[String]) -> Rendered {
+    let text = paragraphs.join("\n\n");
+    let html = format!(
+        "<!doctype html><html><body>{}</body></html>",
+        paragraphs
+            .iter()
+            .map(|p| format!("<p>{}</p>", escape(p)))
+            .collect::<String>()
+    );
+    Rendered {
+        subject,
+        text,
+        html,
+    }
+}
+
+fn pick(lang: Lang, zh: String, en: String) -> String {
+    match lang {
+        Lang::Zh => zh,
+        Lang::En => en,
+    }
+}
+
+/// The written receipt the rules require on submission.
+pub fn submission_receipt(
+    lang: Lang,
+    name: &str,
+    number: &str,
+    community: &str,
+    submitted: &str,
+) -> Rendered {
+    render(
+        pick(
+            lang,
+            format!("申请受理回执：{number}"),
+            format!("Application received: {number}"),
+        ),
+        &[
+            pick(lang, format!("{name}，您好："), format!("Dear {name},")),
+            pick(
+                lang,
+                format!(
+                    "您的住房保障申请已于 {submitted} 提交至{community}，申请编号为 {number}。请妥善保存本回执。"
+                ),
+                format!(
+                    "Your housing application was submitted to {community} on {submitted}. Its number is {number}. Please keep this receipt."
+                ),
+            ),
+            pick(
+                lang,
+                "系统将自动进行资格审核，结果将另行通知。".into(),
+                "The eligibility check runs next; you will be told the result.".into(),
+            ),
+        ],
+    )
+}
+
+/// Confirmation that the applicant withdrew.
+pub fn withdrawal_confirmation(lang: Lang, name: &str, number: &str) -> Rendered {
+    render(
+        pick(
+            lang,
+            format!("撤回申请确认：{number}"),
+            format!("Application withdrawn: {number}"),
+        ),
+        &[
+            pick(lang, format!("{name}，您好："), format!("Dear {name},")),
+            pick(
+                lang,
+                format!("您已撤回编号为 {number} 的住房保障申请。"),
+                format!("Your housing application {number} has been withdrawn."),
+            ),
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_data_is_escaped_in_html_but_not_in_text() {
+        let r = submission_receipt(
+            Lang::En,
+            "<b>Ann</b>",
+            "410104003-2026-000001",
+            "惠工街社区",
+            "2026-11-02",
+        );
+        assert!(r.html.contains("&lt;b&gt;Ann&lt;/b&gt;"));
+        assert!(!r.html.contains("<b>Ann"));
+        assert!(r.text.contains("<b>Ann</b>"));
+        assert!(r.subject.contains("410104003-2026-000001"));
+    }
+
+    #[test]
+    fn the_language_decides_the_text() {
+        let zh = withdrawal_confirmation(Lang::Zh, "王", "N1");
+        let en = withdrawal_confirmation(Lang::En, "Wang", "N1");
+        assert!(zh.subject.starts_with("撤回申请确认"));
+        assert!(en.subject.starts_with("Application withdrawn"));
+    }
+}
