@@ -419,3 +419,28 @@ impl From<crate::applications::ApplicationError> for ApiError {
         }
     }
 }
+
+impl From<crate::eligibility::EligibilityError> for ApiError {
+    fn from(err: crate::eligibility::EligibilityError) -> Self {
+        use crate::eligibility::EligibilityError as E;
+        match err {
+            E::Invalid(fields) => ApiError::validation(fields),
+            E::VersionTaken => ApiError::new(
+                StatusCode::CONFLICT,
+                "version_taken",
+                &Msg::new(
+                    "该政策版本号已存在；已发布的版本不能修改",
+                    "This version exists; published versions never change",
+                ),
+                vec![FieldError::new(
+                    "version",
+                    "taken",
+                    Msg::new("已被使用", "is already used"),
+                )],
+            ),
+            E::NotFound => ApiError::not_found(),
+            E::Forbidden => ApiError::forbidden(),
+            E::Db(db) => ApiError::internal(&db),
+        }
+    }
+}

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod db;
+pub mod eligibility;
 pub mod error;
 pub mod health;
 pub mod http;

@@ -18,6 +18,8 @@ pub enum ApiTags {
     Places,
     /// Households' applications: drafts, submission, case view, withdrawal.
     Applications,
+    /// Eligibility policies: versions, publication, simulation.
+    Policies,
 }
 
 pub type Apis = (
@@ -26,6 +28,7 @@ pub type Apis = (
     crate::auth::api::UserApi,
     crate::places::api::PlaceApi,
     crate::applications::api::ApplicationApi,
+    crate::eligibility::api::PolicyApi,
 );
 
 /// Builds the OpenAPI service over every domain's API.
@@ -44,6 +47,9 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
             state: state.clone(),
         },
         crate::applications::api::ApplicationApi {
+            state: state.clone(),
+        },
+        crate::eligibility::api::PolicyApi {
             state: state.clone(),
         },
     );

@@ -50,6 +50,7 @@ impl AppState {
 pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     let db = crate::db::connect(&settings.database_url, settings.db_pool_size).await?;
     crate::db::migrate(&db).await?;
+    crate::eligibility::service::ensure_default_policies(&db, clock.now()).await?;
     let mut state = AppState::new(db, settings, clock);
     if state.settings.id_hash_key.is_none() {
         state.id_hash_key = stored_id_hash_key(&state.db).await?.into_bytes().into();

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261130_000001_accounts_and_places;
 mod m20261130_000002_applications;
+mod m20261130_000003_eligibility;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261130_000001_accounts_and_places::Migration),
             Box::new(m20261130_000002_applications::Migration),
+            Box::new(m20261130_000003_eligibility::Migration),
         ]
     }
 }

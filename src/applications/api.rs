@@ -130,6 +130,8 @@ pub struct ApplicationView {
     pub events: Vec<EventView>,
     /// What happens next, in the request's language.
     pub next_step: String,
+    /// The latest eligibility decision, explained rule by rule.
+    pub eligibility: Option<crate::eligibility::api::DecisionView>,
     /// Created (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
     /// First submitted.
@@ -206,6 +208,7 @@ impl From<CaseDetail> for ApplicationView {
             next_step: lifecycle::next_step(status)
                 .get(Lang::current())
                 .to_string(),
+            eligibility: d.decision.map(Into::into),
             created_at: d.case.created_at,
             submitted_at: d.case.submitted_at,
         }

@@ -53,6 +53,10 @@ str_enum! {
         Resubmit = "resubmit",
         /// Withdraw the application (applicant).
         Withdraw = "withdraw",
+        /// The eligibility check found no failing hard rule (system).
+        PassEligibility = "pass_eligibility",
+        /// The eligibility check found a failing hard rule (system).
+        FailEligibility = "fail_eligibility",
     }
 }
 
@@ -65,6 +69,8 @@ pub struct Transition {
     pub roles: &'static [Role],
     pub comment_required: bool,
     pub reason_required: bool,
+    /// Taken by the service itself (no person acts; `roles` is empty).
+    pub system: bool,
 }
 
 use Status as S;
@@ -88,12 +94,31 @@ const WITHDRAWABLE: &[Status] = &[
 
 pub const TABLE: &[Transition] = &[
     Transition {
+        from: &[S::Submitted],
+        action: Action::PassEligibility,
+        to: S::Eligible,
+        roles: &[],
+        comment_required: false,
+        reason_required: false,
+        system: true,
+    },
+    Transition {
+        from: &[S::Submitted],
+        action: Action::FailEligibility,
+        to: S::Ineligible,
+        roles: &[],
+        comment_required: false,
+        reason_required: false,
+        system: true,
+    },
+    Transition {
         from: &[S::Draft],
         action: Action::Submit,
         to: S::Submitted,
         roles: &[Role::Applicant, Role::Reviewer],
         comment_required: false,
         reason_required: false,
+        system: false,
     },
     Transition {
         from: &[S::NeedsCorrection],
@@ -102,6 +127,7 @@ pub const TABLE: &[Transition] = &[
         roles: &[Role::Applicant, Role::Reviewer],
         comment_required: false,
         reason_required: false,
+        system: false,
     },
     Transition {
         from: WITHDRAWABLE,
@@ -110,6 +136,7 @@ pub const TABLE: &[Transition] = &[
         roles: &[Role::Applicant],
         comment_required: false,
         reason_required: false,
+        system: false,
     },
 ];
 
@@ -137,6 +164,14 @@ pub fn transition(
     } else {
         Err(Refusal::WrongRole)
     }
+}
+
+/// The transition for a system action from `from`.
+pub fn system_transition(from: Status, action: Action) -> Result<&'static Transition, Refusal> {
+    TABLE
+        .iter()
+        .find(|t| t.system && t.action == action && t.from.contains(&from))
+        .ok_or(Refusal::WrongStatus)
 }
 
 /// Statuses in which a case counts as active for duplicate detection.
@@ -228,11 +263,15 @@ mod tests {
                 return Err(Refusal::WrongStatus);
             }
             (Action::Withdraw, _) => S::Withdrawn,
+            (Action::PassEligibility, S::Submitted) => S::Eligible,
+            (Action::FailEligibility, S::Submitted) => S::Ineligible,
             _ => return Err(Refusal::WrongStatus),
         };
         let allowed = match a {
             Action::Submit | Action::Resubmit => matches!(r, Role::Applicant | Role::Reviewer),
             Action::Withdraw => r == Role::Applicant,
+            // Only the service takes these: no person may.
+            Action::PassEligibility | Action::FailEligibility => false,
         };
         if allowed {
             Ok(to)
@@ -251,6 +290,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn system_actions_are_only_for_the_service() {
+        assert_eq!(
+            system_transition(S::Submitted, Action::PassEligibility)
+                .unwrap()
+                .to,
+            S::Eligible
+        );
+        assert_eq!(
+            system_transition(S::Submitted, Action::FailEligibility)
+                .unwrap()
+                .to,
+            S::Ineligible
+        );
+        assert_eq!(
+            system_transition(S::Eligible, Action::PassEligibility).unwrap_err(),
+            Refusal::WrongStatus
+        );
+        assert_eq!(
+            system_transition(S::Draft, Action::Submit).unwrap_err(),
+            Refusal::WrongStatus
+        );
     }
 
     #[test]

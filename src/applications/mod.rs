@@ -9,5 +9,6 @@ pub mod form;
 pub mod lifecycle;
 pub mod repository;
 pub mod service;
+pub mod simulation;
 
 pub use service::ApplicationError;

@@ -11,7 +11,12 @@ use super::domain::{self, Warning};
 use super::form::{Form, Language};
 use super::lifecycle::{self, Action, Refusal, Status};
 use super::repository as repo;
+pub use super::simulation::{Simulation, simulate};
 use crate::auth::{Principal, Role};
+use crate::eligibility::{
+    self,
+    engine::{Decision, Facts, Outcome},
+};
 use crate::error::FieldError;
 use crate::i18n::{Lang, Msg};
 use crate::notifications::{self, NewMessage, templates};
@@ -84,6 +89,8 @@ pub struct CaseDetail {
     pub duplicates: Vec<(duplicate_flag::Model, Option<String>)>,
     pub warnings: Vec<Warning>,
     pub staff_view: bool,
+    /// The latest eligibility decision, if the case has been checked.
+    pub decision: Option<Decision>,
 }
 
 /// What a submission answers, stored so a retry with the same key gets it again.
@@ -413,7 +420,7 @@ async fn submit_once(
         },
     )
     .await?;
-    flag_duplicates(state, &txn, id, &household, now).await?;
+    let facts = flag_duplicates(state, &txn, id, &household, now).await?;
     let lang = match household.language {
         Language::Zh => Lang::Zh,
         Language::En => Lang::En,
@@ -446,10 +453,26 @@ async fn submit_once(
         now,
     )
     .await?;
+    let submitted_on = local_date(case.submitted_at.unwrap_or(now));
+    let status = check_eligibility(
+        &txn,
+        Checked {
+            id,
+            version: case.version + 1,
+            number: &number,
+            household: &household,
+            applicant_name: &applicant_name,
+            day: submitted_on,
+            facts: &facts,
+            now,
+        },
+    )
+    .await?
+    .unwrap_or(rule.to);
     let receipt = Receipt {
         application_id: id,
         number,
-        status: rule.to.as_str().to_string(),
+        status: status.as_str().to_string(),
         submitted_at: now,
         community_code: community.code.clone(),
         warnings,
@@ -469,6 +492,100 @@ async fn submit_once(
     .await?;
     txn.commit().await?;
     Ok(Submitted::Fresh(receipt))
+}
+
+/// A freshly submitted case, ready for the eligibility check.
+struct Checked<'a> {
+    id: i64,
+    version: i32,
+    number: &'a str,
+    household: &'a domain::Household,
+    applicant_name: &'a str,
+    day: NaiveDate,
+    facts: &'a Facts,
+    now: DateTime<Utc>,
+}
+
+/// Runs the eligibility engine on a just-submitted case, in the submission's
+/// transaction: moves it to eligible or ineligible with an event naming the policy
+/// version, stores the decision and queues the result for the applicant. Returns the
+/// new status, or `None` when no policy is in force (the case stays submitted).
+async fn check_eligibility(
+    db: &impl ConnectionTrait,
+    c: Checked<'_>,
+) -> Result<Option<Status>, ApplicationError> {
+    let Some(decision) = eligibility::service::decide(db, c.household, c.day, c.facts).await?
+    else {
+        tracing::warn!(
+            application_id = c.id,
+            "no policy in force; the case waits in submitted"
+        );
+        return Ok(None);
+    };
+    let action = if decision.eligible {
+        Action::PassEligibility
+    } else {
+        Action::FailEligibility
+    };
+    let rule = lifecycle::system_transition(Status::Submitted, action)
+        .map_err(|r| refusal(r, Status::Submitted))?;
+    let changes = application::ActiveModel {
+        status: Set(rule.to.as_str().to_string()),
+        status_since: Set(c.now),
+        ..Default::default()
+    };
+    if !repo::update_guarded(db, c.id, c.version, changes).await? {
+        return Err(ApplicationError::Stale(c.version));
+    }
+    let event = repo::insert_event(
+        db,
+        application_event::ActiveModel {
+            application_id: Set(c.id),
+            actor_id: Set(None),
+            action: Set(action.as_str().to_string()),
+            from_status: Set(Some(Status::Submitted.as_str().to_string())),
+            to_status: Set(rule.to.as_str().to_string()),
+            policy_version: Set(Some(decision.policy_version.clone())),
+            created_at: Set(c.now),
+            ..Default::default()
+        },
+    )
+    .await?;
+    eligibility::service::record(db, c.id, event.id, &decision, c.now).await?;
+    let lang = match c.household.language {
+        Language::Zh => Lang::Zh,
+        Language::En => Lang::En,
+    };
+    let failed: Vec<String> = decision
+        .rules
+        .iter()
+        .filter(|r| r.outcome == Outcome::Fail && r.severity == "hard")
+        .map(|r| Msg::new(r.zh.clone(), r.en.clone()).get(lang).to_string())
+        .collect();
+    notifications::enqueue(
+        db,
+        NewMessage {
+            application_id: Some(c.id),
+            event_id: Some(event.id),
+            kind: "eligibility_result",
+            recipient: c
+                .household
+                .contact_email
+                .as_ref()
+                .map(|e| e.as_str().to_string()),
+            language: c.household.language.as_str(),
+            rendered: templates::eligibility_result(
+                lang,
+                c.applicant_name,
+                c.number,
+                decision.eligible,
+                &failed,
+            ),
+        },
+        c.now,
+    )
+    .await?;
+    Ok(Some(rule.to))
 }
 
 /// `410104003-2026-000123`: the community's sub-district code, the local year and a
@@ -493,15 +610,24 @@ async fn assign_number(
     Ok(format!("{prefix}-{year}-{seq:06}"))
 }
 
+/// Statuses in which a case holds a housing benefit (one benefit per person).
+const BENEFIT: [Status; 4] = [
+    Status::Approved,
+    Status::Waitlisted,
+    Status::Offered,
+    Status::Allocated,
+];
+
 /// Records the household's members by keyed hash and flags every active case of
-/// either programme that shares a member, in both directions.
+/// either programme that shares a member, in both directions. Returns the facts the
+/// eligibility engine needs about those other cases.
 async fn flag_duplicates(
     state: &AppState,
     db: &impl ConnectionTrait,
     id: i64,
     household: &domain::Household,
     now: DateTime<Utc>,
-) -> Result<(), ApplicationError> {
+) -> Result<Facts, ApplicationError> {
     let hashes: Vec<String> = household
         .members
         .iter()
@@ -510,10 +636,17 @@ async fn flag_duplicates(
     repo::replace_member_keys(db, id, &hashes).await?;
     let matches = repo::keys_matching(db, &hashes, id).await?;
     if matches.is_empty() {
-        return Ok(());
+        return Ok(Facts::default());
     }
     let other_ids: Vec<i64> = matches.iter().map(|k| k.application_id).collect();
     let others = repo::by_ids(db, &other_ids).await?;
+    let mut other_benefits: Vec<String> = others
+        .iter()
+        .filter(|o| Status::parse(&o.status).is_some_and(|s| BENEFIT.contains(&s)))
+        .map(|o| o.number.clone().unwrap_or_else(|| o.id.to_string()))
+        .collect();
+    other_benefits.sort();
+    other_benefits.dedup();
     let existing = repo::flags_of(db, id).await?;
     for k in matches {
         let active = others
@@ -548,7 +681,7 @@ async fn flag_duplicates(
             .await?;
         }
     }
-    Ok(())
+    Ok(Facts { other_benefits })
 }
 
 /// The applicant withdraws their case.
@@ -682,7 +815,9 @@ async fn detail_of(
         vec![]
     };
     let warnings: Vec<Warning> = serde_json::from_value(case.warnings.clone()).unwrap_or_default();
+    let decision = eligibility::service::latest(&state.db, case.id).await?;
     Ok(CaseDetail {
+        decision,
         case,
         form,
         community,

@@ -85,6 +85,48 @@ pub fn submission_receipt(
     )
 }
 
+/// The eligibility result, with each failed rule explained.
+pub fn eligibility_result(
+    lang: Lang,
+    name: &str,
+    number: &str,
+    eligible: bool,
+    failed: &[String],
+) -> Rendered {
+    let mut paragraphs = vec![pick(
+        lang,
+        format!("{name}，您好："),
+        format!("Dear {name},"),
+    )];
+    if eligible {
+        paragraphs.push(pick(
+            lang,
+            format!("您的申请（{number}）经资格审核，符合申请条件，请等待社区受理。"),
+            format!("Your application {number} meets the conditions and now waits to be accepted by your community."),
+        ));
+    } else {
+        paragraphs.push(pick(
+            lang,
+            format!("您的申请（{number}）经资格审核，不符合以下条件："),
+            format!("Your application {number} does not meet these conditions:"),
+        ));
+        paragraphs.extend(failed.iter().map(|f| format!("- {f}")));
+        paragraphs.push(pick(
+            lang,
+            "如有异议，可申请复核。".into(),
+            "You may ask for reconsideration.".into(),
+        ));
+    }
+    render(
+        pick(
+            lang,
+            format!("资格审核结果：{number}"),
+            format!("Eligibility result: {number}"),
+        ),
+        &paragraphs,
+    )
+}
+
 /// Confirmation that the applicant withdrew.
 pub fn withdrawal_confirmation(lang: Lang, name: &str, number: &str) -> Rendered {
     render(

@@ -70,7 +70,7 @@ async fn an_applicant_drafts_fixes_every_listed_error_submits_once_and_follows_t
     let body = receipt.expect(201);
     let number = body["number"].as_str().unwrap().to_string();
     assert_eq!(number, "410104003-2026-000001");
-    assert_eq!(body["status"], "submitted");
+    assert_eq!(body["status"], "eligible");
     assert_eq!(body["community_code"], COMMUNITY);
 
     let case = app
@@ -81,15 +81,21 @@ async fn an_applicant_drafts_fixes_every_listed_error_submits_once_and_follows_t
     assert_eq!(case["form"]["contact_mobile"], "13800001111");
     assert_eq!(case["member_facts"][0]["birth_date"], "1985-07-15");
     let events = case["events"].as_array().unwrap();
-    assert_eq!(events.len(), 1);
+    assert_eq!(events.len(), 2);
     assert_eq!(events[0]["action"], "submit");
     assert_eq!(events[0]["from_status"], "draft");
     assert_eq!(events[0]["to_status"], "submitted");
-    assert!(case["next_step"].as_str().unwrap().contains("资格审核"));
+    assert_eq!(events[1]["action"], "pass_eligibility");
+    assert_eq!(events[1]["to_status"], "eligible");
+    assert!(events[1]["actor_id"].is_null());
+    assert_eq!(events[1]["policy_version"], "zz-gzf-2015.1");
+    assert!(case["next_step"].as_str().unwrap().contains("受理"));
     assert_eq!(case["duplicates"], json!([]));
+    assert_eq!(case["eligibility"]["eligible"], true);
 
     let receipts = outbox_for(&app, id).await;
-    assert_eq!(receipts.len(), 1);
+    assert_eq!(receipts.len(), 2);
+    assert_eq!(receipts[1].kind, "eligibility_result");
     let r = &receipts[0];
     assert_eq!(r.kind, "submission_receipt");
     assert_eq!(r.recipient.as_deref(), Some("wang@example.com"));
@@ -526,7 +532,7 @@ async fn unusual_values_are_warnings_that_do_not_block_submission() {
         .get(&format!("/api/v1/applications/{id}"), Some(&token))
         .await;
     assert_eq!(case.expect(200)["warnings"].as_array().unwrap().len(), 2);
-    assert_eq!(case.body["status"], "submitted");
+    assert_eq!(case.body["status"], "eligible");
     // The child's zero income is no warning: the child is not of working age.
     assert!(!codes.iter().any(|(f, _)| f.starts_with("members[2]")));
 }
@@ -606,7 +612,8 @@ async fn concurrent_double_submits_create_exactly_one_submission() {
         .await
         .unwrap();
     assert_eq!(submits.len(), 2);
-    assert_eq!(app.count(outbox_message::Entity).await, 2);
+    // A receipt and an eligibility result for each of the two cases, no more.
+    assert_eq!(app.count(outbox_message::Entity).await, 4);
 }
 
 #[tokio::test]
@@ -643,8 +650,8 @@ async fn a_person_in_two_households_is_flagged_across_programmes_for_staff_only(
     set(&mut own, "programme", json!("low_rent"));
     set(&mut own, "community_code", json!(OTHER_COMMUNITY));
     let second = app.file(&second_family, &own).await;
-    assert_eq!(
-        second["status"], "submitted",
+    assert!(
+        second["number"].is_string(),
         "a match does not block submission"
     );
 
@@ -833,7 +840,14 @@ async fn an_applicant_withdraws_and_is_told_so_once() {
         .into_iter()
         .map(|m| m.kind)
         .collect();
-    assert_eq!(kinds, vec!["submission_receipt", "withdrawal_confirmation"]);
+    assert_eq!(
+        kinds,
+        vec![
+            "submission_receipt",
+            "eligibility_result",
+            "withdrawal_confirmation"
+        ]
+    );
 
     let again = app
         .post(
@@ -843,7 +857,7 @@ async fn an_applicant_withdraws_and_is_told_so_once() {
         )
         .await;
     assert_eq!(again.expect(409)["code"], "wrong_status");
-    assert_eq!(outbox_for(&app, id).await.len(), 2);
+    assert_eq!(outbox_for(&app, id).await.len(), 3);
 }
 
 #[tokio::test]
@@ -854,9 +868,12 @@ async fn a_receipt_without_an_email_address_is_still_recorded() {
     remove(&mut form, "contact_email");
     let receipt = app.file(&token, &form).await;
     let mail = outbox_for(&app, receipt["application_id"].as_i64().unwrap()).await;
-    assert_eq!(mail.len(), 1);
-    assert_eq!(mail[0].status, "no_recipient");
-    assert!(mail[0].recipient.is_none());
+    let kinds: Vec<&str> = mail.iter().map(|m| m.kind.as_str()).collect();
+    assert_eq!(kinds, vec!["submission_receipt", "eligibility_result"]);
+    assert!(
+        mail.iter()
+            .all(|m| m.status == "no_recipient" && m.recipient.is_none())
+    );
 }
 
 #[tokio::test]
