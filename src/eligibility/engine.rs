@@ -142,39 +142,72 @@ fn same_city(a: &str, b: &str) -> bool {
     a.trim().trim_end_matches('市') == b.trim().trim_end_matches('市')
 }
 
-struct Line {
-    outcome: Outcome,
-    value: Option<Quantity>,
-    limit: Option<Quantity>,
-    msg: Msg,
-    alternatives: Vec<RuleResult>,
+/// Why a rule came out as it did: what the explanation needs besides the numbers.
+/// Borrowed from the policy and the household, so judging allocates nothing.
+#[derive(Clone, Debug)]
+enum Why<'a> {
+    OtherClass,
+    CityYears { city: &'a str },
+    MovedIn { city: &'a str },
+    NobodyMovedIn,
+    Income,
+    NoStandard,
+    Area { usable: bool },
+    Owned { forbid_public: bool },
+    Transfer { since: NaiveDate },
+    NotSingle,
+    SingleAge,
+    Dibao,
+    Pension,
+    OtherBenefit,
+    AnyOf,
 }
 
-fn line(pass: bool, value: Quantity, limit: Quantity, msg: Msg) -> Line {
-    Line {
+/// What one rule found, before it is put into words.
+#[derive(Clone, Debug)]
+pub struct Judged<'a> {
+    rule: &'a Rule,
+    pub outcome: Outcome,
+    value: Option<(i64, Unit)>,
+    limit: Option<(i64, Unit)>,
+    why: Why<'a>,
+    alternatives: Vec<Judged<'a>>,
+}
+
+/// The decision in numbers: what `evaluate` computes. `explain` puts it into words.
+#[derive(Clone, Debug)]
+pub struct Verdict<'a> {
+    pub admitted: bool,
+    pub eligible: bool,
+    pub flagged: bool,
+    pub lines: Vec<Judged<'a>>,
+}
+
+fn judged<'a>(
+    rule: &'a Rule,
+    pass: bool,
+    value: (i64, Unit),
+    limit: (i64, Unit),
+    why: Why<'a>,
+) -> Judged<'a> {
+    Judged {
+        rule,
         outcome: if pass { Outcome::Pass } else { Outcome::Fail },
         value: Some(value),
         limit: Some(limit),
-        msg,
+        why,
         alternatives: vec![],
     }
 }
 
-fn not_applicable(msg: Msg) -> Line {
-    Line {
+fn skipped<'a>(rule: &'a Rule, why: Why<'a>) -> Judged<'a> {
+    Judged {
+        rule,
         outcome: Outcome::NotApplicable,
         value: None,
         limit: None,
-        msg,
+        why,
         alternatives: vec![],
-    }
-}
-
-fn cmp_word(pass: bool) -> (&'static str, &'static str) {
-    if pass {
-        ("符合", "meets")
-    } else {
-        ("不符合", "does not meet")
     }
 }
 
@@ -184,21 +217,18 @@ fn applicant(h: &Household) -> Option<&Member> {
         .find(|m| m.relationship == Relationship::Applicant)
 }
 
-fn evaluate_rule(
-    r: &Rule,
+fn judge<'a>(
+    r: &'a Rule,
     h: &Household,
     policy: &PolicyDocument,
     on: NaiveDate,
     facts: &Facts,
-) -> Line {
+) -> Judged<'a> {
     if r.applies_to
         .as_ref()
         .is_some_and(|c| !c.contains(&h.applicant_class))
     {
-        return not_applicable(Msg::new(
-            "该规则不适用于此申请类别",
-            "does not apply to this applicant class",
-        ));
+        return skipped(r, Why::OtherClass);
     }
     let n = h.members.len().max(1) as i64;
     let min = |v: Option<i32>| i64::from(v.unwrap_or(0));
@@ -213,51 +243,45 @@ fn evaluate_rule(
                 .max()
                 .unwrap_or(0);
             let need = min(r.min_years);
-            let pass = best >= need;
-            let (zw, ew) = cmp_word(pass);
-            line(
-                pass,
-                Quantity::new(best, Unit::Years),
-                Quantity::new(need, Unit::Years),
-                Msg::new(
-                    format!("家庭成员{city}户籍最长 {best} 年，{zw}至少 {need} 年的要求"),
-                    format!(
-                        "the longest {city} hukou in the household is {best} years, which {ew} the minimum of {need}"
-                    ),
-                ),
+            judged(
+                r,
+                best >= need,
+                (best, Unit::Years),
+                (need, Unit::Years),
+                Why::CityYears { city },
             )
         }
         RuleKind::MovedInYears => {
             let city = r.city.as_deref().unwrap_or("");
-            let mut local: Vec<i64> = h
+            // The longest-registered member is the one city_hukou_years rests on; this
+            // rule is about everyone else who moved hukou into the city.
+            let mut longest = i64::MIN;
+            let mut shortest_other: Option<i64> = None;
+            for years in h
                 .members
                 .iter()
                 .filter(|m| same_city(&m.hukou_city, city))
                 .map(|m| whole_years(m.hukou_since, on))
-                .collect();
-            local.sort_unstable();
-            // The longest-registered member is the one the city_hukou_years rule rests on;
-            // this rule is about everyone else who moved in.
-            local.pop();
-            let Some(&shortest) = local.first() else {
-                return not_applicable(Msg::new(
-                    "没有其他迁入本市户籍的成员",
-                    "no other member has moved hukou into the city",
-                ));
+            {
+                let other = if years > longest {
+                    std::mem::replace(&mut longest, years)
+                } else {
+                    years
+                };
+                if other != i64::MIN {
+                    shortest_other = Some(shortest_other.map_or(other, |s| s.min(other)));
+                }
+            }
+            let Some(shortest) = shortest_other else {
+                return skipped(r, Why::NobodyMovedIn);
             };
             let need = min(r.min_years);
-            let pass = shortest >= need;
-            let (zw, ew) = cmp_word(pass);
-            line(
-                pass,
-                Quantity::new(shortest, Unit::Years),
-                Quantity::new(need, Unit::Years),
-                Msg::new(
-                    format!("其他成员迁入户籍最短 {shortest} 年，{zw}至少 {need} 年的要求"),
-                    format!(
-                        "the most recent move of hukou into {city} was {shortest} years ago, which {ew} the minimum of {need}"
-                    ),
-                ),
+            judged(
+                r,
+                shortest >= need,
+                (shortest, Unit::Years),
+                (need, Unit::Years),
+                Why::MovedIn { city },
             )
         }
         RuleKind::IncomePerCapita => {
@@ -275,33 +299,25 @@ fn evaluate_rule(
                         total * 100 <= i128::from(std) * i128::from(pct) * 12 * i128::from(n),
                     ),
                     None => {
-                        return Line {
+                        return Judged {
+                            rule: r,
                             outcome: Outcome::Fail,
-                            value: Some(Quantity::new(per_capita_monthly, Unit::Fen)),
+                            value: Some((per_capita_monthly, Unit::Fen)),
                             limit: None,
-                            msg: Msg::new(
-                                format!("政策未规定 {on} 适用的低保标准，无法判断收入"),
-                                format!(
-                                    "the policy sets no 低保 standard for {on}, so income cannot be judged"
-                                ),
-                            ),
+                            why: Why::NoStandard,
                             alternatives: vec![],
                         };
                     }
                 },
                 (None, None) => (0, false),
             };
-            let (zw, ew) = cmp_word(pass);
-            let v = Quantity::new(per_capita_monthly, Unit::Fen);
-            let l = Quantity::new(ceiling_monthly, Unit::Fen);
-            let msg = Msg::new(
-                format!("家庭人均月收入 {}，{zw}不高于 {} 的要求", v.zh, l.zh),
-                format!(
-                    "per-capita monthly income is {}, which {ew} the ceiling of {}",
-                    v.en, l.en
-                ),
-            );
-            line(pass, v, l, msg)
+            judged(
+                r,
+                pass,
+                (per_capita_monthly, Unit::Fen),
+                (ceiling_monthly, Unit::Fen),
+                Why::Income,
+            )
         }
         RuleKind::AreaPerCapita => {
             let counted: i64 = h
@@ -311,27 +327,22 @@ fn evaluate_rule(
                 .map(|x| x.area_cm2)
                 .sum();
             let max_cm2 = (r.max_m2.unwrap_or(0.0) * 100.0).round() as i64;
-            let (total, basis_zh, basis_en) = match r.basis.unwrap_or(AreaBasis::Building) {
-                AreaBasis::Building => (i128::from(counted) * 100, "建筑面积", "building area"),
-                AreaBasis::Usable => (
-                    i128::from(counted) * i128::from(r.usable_ratio_percent.unwrap_or(100)),
-                    "使用面积",
-                    "usable area",
-                ),
+            let usable = r.basis == Some(AreaBasis::Usable);
+            let ratio = if usable {
+                r.usable_ratio_percent.unwrap_or(100)
+            } else {
+                100
             };
+            let total = i128::from(counted) * i128::from(ratio);
             let per_capita = (total / 100 / i128::from(n)) as i64;
             let pass = total <= i128::from(max_cm2) * 100 * i128::from(n);
-            let (zw, ew) = cmp_word(pass);
-            let v = Quantity::new(per_capita, Unit::Cm2);
-            let l = Quantity::new(max_cm2, Unit::Cm2);
-            let msg = Msg::new(
-                format!("人均住房{basis_zh} {}，{zw}不超过 {} 的要求", v.zh, l.zh),
-                format!(
-                    "per-capita {basis_en} is {}, which {ew} the limit of {}",
-                    v.en, l.en
-                ),
-            );
-            line(pass, v, l, msg)
+            judged(
+                r,
+                pass,
+                (per_capita, Unit::Cm2),
+                (max_cm2, Unit::Cm2),
+                Why::Area { usable },
+            )
         }
         RuleKind::NoOwnedHousing => {
             let forbid_public = r.forbid_rented_public.unwrap_or(false);
@@ -343,59 +354,40 @@ fn evaluate_rule(
                         || (forbid_public && x.nature == HousingNature::RentedPublic)
                 })
                 .count() as i64;
-            let pass = count == 0;
-            let what = if forbid_public {
-                ("自有住房或承租公房", "owned or rented public dwellings")
-            } else {
-                ("自有住房", "owned dwellings")
-            };
-            line(
-                pass,
-                Quantity::new(count, Unit::Count),
-                Quantity::new(0, Unit::Count),
-                Msg::new(
-                    format!("家庭有{} {count} 处，要求为 0", what.0),
-                    format!("the household has {count} {}; none are allowed", what.1),
-                ),
+            judged(
+                r,
+                count == 0,
+                (count, Unit::Count),
+                (0, Unit::Count),
+                Why::Owned { forbid_public },
             )
         }
         RuleKind::NoRecentTransfer => {
             let years = r.years.unwrap_or(0);
             let since = on
                 .with_year(on.year() - years)
-                .unwrap_or(on - chrono::Days::new(365 * years as u64));
+                .unwrap_or_else(|| on - chrono::Days::new(365 * years.max(0) as u64));
             let count = h.transfers.iter().filter(|t| t.date > since).count() as i64;
-            line(
+            judged(
+                r,
                 count == 0,
-                Quantity::new(count, Unit::Count),
-                Quantity::new(0, Unit::Count),
-                Msg::new(
-                    format!("{since} 之后转让或拆迁房产 {count} 处，要求为 0"),
-                    format!(
-                        "{count} properties transferred or demolished after {since}; none are allowed"
-                    ),
-                ),
+                (count, Unit::Count),
+                (0, Unit::Count),
+                Why::Transfer { since },
             )
         }
         RuleKind::SingleMinAge => {
             if h.members.len() != 1 {
-                return not_applicable(Msg::new(
-                    "非单人家庭，不适用",
-                    "not a one-person household",
-                ));
+                return skipped(r, Why::NotSingle);
             }
             let age = applicant(h).map_or(0, |m| i64::from(m.age_on(on)));
             let need = min(r.min_age);
-            let pass = age >= need;
-            let (zw, ew) = cmp_word(pass);
-            line(
-                pass,
-                Quantity::new(age, Unit::Years),
-                Quantity::new(need, Unit::Years),
-                Msg::new(
-                    format!("单身申请人年龄 {age} 岁，{zw}年满 {need} 周岁的要求"),
-                    format!("the single applicant is {age}, which {ew} the minimum age of {need}"),
-                ),
+            judged(
+                r,
+                age >= need,
+                (age, Unit::Years),
+                (need, Unit::Years),
+                Why::SingleAge,
             )
         }
         RuleKind::DibaoMonths => {
@@ -406,16 +398,12 @@ fn evaluate_rule(
                 .max()
                 .unwrap_or(0);
             let need = min(r.min_months);
-            let pass = held >= need;
-            let (zw, ew) = cmp_word(pass);
-            line(
-                pass,
-                Quantity::new(held, Unit::Months),
-                Quantity::new(need, Unit::Months),
-                Msg::new(
-                    format!("享受低保 {held} 个月，{zw}至少 {need} 个月的要求"),
-                    format!("低保 held for {held} months, which {ew} the minimum of {need}"),
-                ),
+            judged(
+                r,
+                held >= need,
+                (held, Unit::Months),
+                (need, Unit::Months),
+                Why::Dibao,
             )
         }
         RuleKind::PensionMonths => {
@@ -423,91 +411,212 @@ fn evaluate_rule(
                 .and_then(|m| m.pension_months)
                 .map_or(0, i64::from);
             let need = min(r.min_months);
-            let pass = months >= need;
-            let (zw, ew) = cmp_word(pass);
-            line(
-                pass,
-                Quantity::new(months, Unit::Months),
-                Quantity::new(need, Unit::Months),
-                Msg::new(
-                    format!("近 3 年养老保险缴费 {months} 个月，{zw}至少 {need} 个月的要求"),
-                    format!(
-                        "{months} months of pension contributions in 3 years, which {ew} the minimum of {need}"
-                    ),
-                ),
+            judged(
+                r,
+                months >= need,
+                (months, Unit::Months),
+                (need, Unit::Months),
+                Why::Pension,
             )
         }
         RuleKind::NoOtherBenefit => {
             let count = facts.other_benefits.len() as i64;
-            let list = facts.other_benefits.join(", ");
-            let msg = if count == 0 {
-                Msg::new(
-                    "家庭成员未享受其他住房保障",
-                    "no member holds another housing benefit",
-                )
-            } else {
-                Msg::new(
-                    format!("家庭成员已在其他案件中享受住房保障：{list}"),
-                    format!("a member already holds a housing benefit in {list}"),
-                )
-            };
-            line(
+            judged(
+                r,
                 count == 0,
-                Quantity::new(count, Unit::Count),
-                Quantity::new(0, Unit::Count),
-                msg,
+                (count, Unit::Count),
+                (0, Unit::Count),
+                Why::OtherBenefit,
             )
         }
         RuleKind::AnyOf => {
-            let alternatives: Vec<RuleResult> = r
+            let alternatives: Vec<Judged<'a>> = r
                 .any_of
                 .iter()
                 .flatten()
-                .map(|sub| result_of(sub, h, policy, on, facts))
+                .map(|sub| judge(sub, h, policy, on, facts))
                 .collect();
             let pass = alternatives.iter().any(|a| a.outcome == Outcome::Pass);
-            let msg = if pass {
-                Msg::new("满足备选条件之一", "meets one of the alternatives")
-            } else {
-                Msg::new("备选条件均不满足", "meets none of the alternatives")
-            };
-            Line {
+            Judged {
+                rule: r,
                 outcome: if pass { Outcome::Pass } else { Outcome::Fail },
                 value: None,
                 limit: None,
-                msg,
+                why: Why::AnyOf,
                 alternatives,
             }
         }
     }
 }
 
-fn result_of(
-    r: &Rule,
+/// Evaluates `h` against `policy` as of `on`: the outcome in numbers, no text.
+pub fn evaluate<'a>(
     h: &Household,
-    policy: &PolicyDocument,
+    policy: &'a PolicyDocument,
     on: NaiveDate,
     facts: &Facts,
-) -> RuleResult {
-    let l = evaluate_rule(r, h, policy, on, facts);
-    RuleResult {
-        id: r.id.clone(),
-        kind: r.kind.as_str().to_string(),
-        severity: r.severity.as_str().to_string(),
-        outcome: l.outcome,
-        value: l.value,
-        limit: l.limit,
-        zh: l.msg.zh,
-        en: l.msg.en,
-        alternatives: l.alternatives,
+) -> Verdict<'a> {
+    let admitted = policy.admits.contains(&h.applicant_class);
+    let lines: Vec<Judged<'a>> = policy
+        .rules
+        .iter()
+        .map(|r| judge(r, h, policy, on, facts))
+        .collect();
+    let failed = |sev: Severity| {
+        lines
+            .iter()
+            .any(|l| l.outcome == Outcome::Fail && l.rule.severity == sev)
+    };
+    Verdict {
+        admitted,
+        eligible: admitted && !failed(Severity::Hard),
+        flagged: failed(Severity::Soft),
+        lines,
     }
 }
 
-/// Evaluates `h` against `policy` as of `on`.
-pub fn evaluate(h: &Household, policy: &PolicyDocument, on: NaiveDate, facts: &Facts) -> Decision {
-    let admitted = policy.admits.contains(&h.applicant_class);
+fn words(pass: bool) -> (&'static str, &'static str) {
+    if pass {
+        ("符合", "meets")
+    } else {
+        ("不符合", "does not meet")
+    }
+}
+
+/// Puts one judged rule into words.
+fn explain_line(j: &Judged<'_>, facts: &Facts) -> RuleResult {
+    let q = |x: Option<(i64, Unit)>| x.map(|(a, u)| Quantity::new(a, u));
+    let value = q(j.value);
+    let limit = q(j.limit);
+    let (v, l) = (j.value.map_or(0, |x| x.0), j.limit.map_or(0, |x| x.0));
+    let (zw, ew) = words(j.outcome == Outcome::Pass);
+    let vt = value.as_ref().map_or((String::new(), String::new()), |x| {
+        (x.zh.clone(), x.en.clone())
+    });
+    let lt = limit.as_ref().map_or((String::new(), String::new()), |x| {
+        (x.zh.clone(), x.en.clone())
+    });
+    let msg = match &j.why {
+        Why::OtherClass => Msg::new(
+            "该规则不适用于此申请类别",
+            "does not apply to this applicant class",
+        ),
+        Why::CityYears { city } => Msg::new(
+            format!("家庭成员{city}户籍最长 {v} 年，{zw}至少 {l} 年的要求"),
+            format!(
+                "the longest {city} hukou in the household is {v} years, which {ew} the minimum of {l}"
+            ),
+        ),
+        Why::MovedIn { city } => Msg::new(
+            format!("其他成员迁入户籍最短 {v} 年，{zw}至少 {l} 年的要求"),
+            format!(
+                "the most recent move of hukou into {city} was {v} years ago, which {ew} the minimum of {l}"
+            ),
+        ),
+        Why::NobodyMovedIn => Msg::new(
+            "没有其他迁入本市户籍的成员",
+            "no other member has moved hukou into the city",
+        ),
+        Why::Income => Msg::new(
+            format!("家庭人均月收入 {}，{zw}不高于 {} 的要求", vt.0, lt.0),
+            format!(
+                "per-capita monthly income is {}, which {ew} the ceiling of {}",
+                vt.1, lt.1
+            ),
+        ),
+        Why::NoStandard => Msg::new(
+            "政策未规定该日期适用的低保标准，无法判断收入",
+            "the policy sets no 低保 standard for that date, so income cannot be judged",
+        ),
+        Why::Area { usable } => {
+            let (bz, be) = if *usable {
+                ("使用面积", "usable area")
+            } else {
+                ("建筑面积", "building area")
+            };
+            Msg::new(
+                format!("人均住房{bz} {}，{zw}不超过 {} 的要求", vt.0, lt.0),
+                format!(
+                    "per-capita {be} is {}, which {ew} the limit of {}",
+                    vt.1, lt.1
+                ),
+            )
+        }
+        Why::Owned { forbid_public } => {
+            let (wz, we) = if *forbid_public {
+                ("自有住房或承租公房", "owned or rented public dwellings")
+            } else {
+                ("自有住房", "owned dwellings")
+            };
+            Msg::new(
+                format!("家庭有{wz} {v} 处，要求为 0"),
+                format!("the household has {v} {we}; none are allowed"),
+            )
+        }
+        Why::Transfer { since } => Msg::new(
+            format!("{since} 之后转让或拆迁房产 {v} 处，要求为 0"),
+            format!("{v} properties transferred or demolished after {since}; none are allowed"),
+        ),
+        Why::NotSingle => Msg::new("非单人家庭，不适用", "not a one-person household"),
+        Why::SingleAge => Msg::new(
+            format!("单身申请人年龄 {v} 岁，{zw}年满 {l} 周岁的要求"),
+            format!("the single applicant is {v}, which {ew} the minimum age of {l}"),
+        ),
+        Why::Dibao => Msg::new(
+            format!("享受低保 {v} 个月，{zw}至少 {l} 个月的要求"),
+            format!("低保 held for {v} months, which {ew} the minimum of {l}"),
+        ),
+        Why::Pension => Msg::new(
+            format!("近 3 年养老保险缴费 {v} 个月，{zw}至少 {l} 个月的要求"),
+            format!(
+                "{v} months of pension contributions in 3 years, which {ew} the minimum of {l}"
+            ),
+        ),
+        Why::OtherBenefit if v == 0 => Msg::new(
+            "家庭成员未享受其他住房保障",
+            "no member holds another housing benefit",
+        ),
+        Why::OtherBenefit => {
+            let list = facts.other_benefits.join(", ");
+            Msg::new(
+                format!("家庭成员已在其他案件中享受住房保障：{list}"),
+                format!("a member already holds a housing benefit in {list}"),
+            )
+        }
+        Why::AnyOf if j.outcome == Outcome::Pass => {
+            Msg::new("满足备选条件之一", "meets one of the alternatives")
+        }
+        Why::AnyOf => Msg::new("备选条件均不满足", "meets none of the alternatives"),
+    };
+    RuleResult {
+        id: j.rule.id.clone(),
+        kind: j.rule.kind.as_str().to_string(),
+        severity: j.rule.severity.as_str().to_string(),
+        outcome: j.outcome,
+        value,
+        limit,
+        zh: msg.zh,
+        en: msg.en,
+        alternatives: j
+            .alternatives
+            .iter()
+            .map(|a| explain_line(a, facts))
+            .collect(),
+    }
+}
+
+/// Puts a verdict into words: the decision that is stored and shown.
+pub fn explain(
+    verdict: &Verdict<'_>,
+    policy: &PolicyDocument,
+    h: &Household,
+    on: NaiveDate,
+    facts: &Facts,
+) -> Decision {
     let class = h.applicant_class.as_str();
-    let mut rules = vec![RuleResult {
+    let admitted = verdict.admitted;
+    let mut rules = Vec::with_capacity(verdict.lines.len() + 1);
+    rules.push(RuleResult {
         id: "admits_class".into(),
         kind: "admits_class".into(),
         severity: Severity::Hard.as_str().into(),
@@ -529,25 +638,20 @@ pub fn evaluate(h: &Household, policy: &PolicyDocument, on: NaiveDate, facts: &F
             format!("the programme does not admit this applicant class ({class})")
         },
         alternatives: vec![],
-    }];
-    rules.extend(
-        policy
-            .rules
-            .iter()
-            .map(|r| result_of(r, h, policy, on, facts)),
-    );
-    let failed = |sev: Severity| {
-        rules
-            .iter()
-            .any(|r| r.outcome == Outcome::Fail && r.severity == sev.as_str())
-    };
+    });
+    rules.extend(verdict.lines.iter().map(|j| explain_line(j, facts)));
     Decision {
         policy_version: policy.version.clone(),
         evaluated_on: on,
-        eligible: !failed(Severity::Hard),
-        flagged: failed(Severity::Soft),
+        eligible: verdict.eligible,
+        flagged: verdict.flagged,
         rules,
     }
+}
+
+/// Evaluates and explains: what a submission stores.
+pub fn decide(h: &Household, policy: &PolicyDocument, on: NaiveDate, facts: &Facts) -> Decision {
+    explain(&evaluate(h, policy, on, facts), policy, h, on, facts)
 }
 
 #[cfg(test)]

@@ -110,7 +110,7 @@ fn policy(rules: Vec<Rule>) -> PolicyDocument {
 }
 
 fn outcome_on(h: &Household, p: &PolicyDocument, on: &str) -> RuleResult {
-    let decision = evaluate(h, p, d(on), &Facts::default());
+    let decision = decide(h, p, d(on), &Facts::default());
     decision.rules.into_iter().nth(1).unwrap()
 }
 
@@ -396,11 +396,11 @@ fn hard_failures_make_a_case_ineligible_and_soft_ones_only_flag_it() {
         date: d("2026-01-01"),
         kind: TransferKind::Demolished,
     }];
-    let dec = evaluate(&h, &p, d(ON), &Facts::default());
+    let dec = decide(&h, &p, d(ON), &Facts::default());
     assert!(dec.eligible);
     assert!(dec.flagged);
     h.members[0].annual_income_fen = 160_000 * 12 + 1;
-    let dec = evaluate(&h, &p, d(ON), &Facts::default());
+    let dec = decide(&h, &p, d(ON), &Facts::default());
     assert!(!dec.eligible);
     assert_eq!(dec.policy_version, "test-1");
 }
@@ -410,7 +410,7 @@ fn a_class_the_programme_does_not_admit_is_ineligible() {
     let p = policy(vec![income_rule(160_000)]);
     let mut h = household(vec![member(Relationship::Applicant, "1980-01-01", 0)]);
     h.applicant_class = ApplicantClass::Migrant;
-    let dec = evaluate(&h, &p, d(ON), &Facts::default());
+    let dec = decide(&h, &p, d(ON), &Facts::default());
     assert!(!dec.eligible);
     assert_eq!(dec.rules[0].id, "admits_class");
     assert_eq!(dec.rules[0].outcome, Outcome::Fail);
@@ -423,7 +423,7 @@ fn another_benefit_is_named_in_the_explanation() {
     let facts = Facts {
         other_benefits: vec!["410104003-2025-000007".into()],
     };
-    let dec = evaluate(&h, &p, d(ON), &facts);
+    let dec = decide(&h, &p, d(ON), &facts);
     assert!(!dec.eligible);
     assert!(dec.rules[1].zh.contains("410104003-2025-000007"));
 }

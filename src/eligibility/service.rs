@@ -178,7 +178,7 @@ pub async fn decide(
 ) -> Result<Option<Decision>, DbErr> {
     Ok(policy_in_force(db, household.programme, day)
         .await?
-        .map(|policy| engine::evaluate(household, &policy, day, facts)))
+        .map(|policy| engine::decide(household, &policy, day, facts)))
 }
 
 /// Stores a decision against the event that recorded it.

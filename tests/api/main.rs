@@ -7,6 +7,7 @@ mod helpers;
 mod applications;
 mod auth;
 mod cli;
+mod eligibility;
 mod errors;
 mod health_and_docs;
 mod places;
