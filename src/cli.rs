@@ -115,6 +115,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 email,
                 password,
                 place_codes: places,
+                id_number: None,
             };
             match crate::auth::service::create_account(&state, input).await {
                 Ok(account) => {
@@ -159,6 +160,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(settings = %settings.redacted(), "starting anju");
     let listen = settings.listen.clone();
     let state = crate::startup::prepare(settings, Arc::new(SystemClock)).await?;
+    crate::startup::spawn_background(&state);
     let app = crate::startup::build_app(state);
     tracing::info!("listening on http://{listen} (docs at /docs)");
     poem::Server::new(poem::listener::TcpListener::bind(listen))

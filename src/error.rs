@@ -415,6 +415,30 @@ impl From<crate::applications::ApplicationError> for ApiError {
                     Msg::new("请为新的请求使用新的键", "use a new key for a new request"),
                 )],
             ),
+            E::ConflictOfInterest => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "conflict_of_interest",
+                &Msg::new(
+                    "您本人的身份证号码在该申请家庭中，须回避",
+                    "Your own identity number is in this household: you may not act on it",
+                ),
+                vec![],
+            ),
+            E::AlreadyAssigned => ApiError::new(
+                StatusCode::CONFLICT,
+                "already_assigned",
+                &Msg::new("该案件已由其他审核员负责", "Another reviewer has this case"),
+                vec![],
+            ),
+            E::UnresolvedFlags => ApiError::new(
+                StatusCode::CONFLICT,
+                "unresolved_flags",
+                &Msg::new(
+                    "仍有未确认的提示或未处理的重复标记",
+                    "Warnings or duplicate flags are still open; resolve them first",
+                ),
+                vec![],
+            ),
             E::Db(db) => ApiError::internal(&db),
         }
     }

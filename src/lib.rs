@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod notifications;
 pub mod openapi;
 pub mod places;
+pub mod review;
 pub mod settings;
 pub mod startup;
 pub mod values;

@@ -20,6 +20,10 @@ pub enum ApiTags {
     Applications,
     /// Eligibility policies: versions, publication, simulation.
     Policies,
+    /// First review: work queues, actions, objections, audit trail.
+    Review,
+    /// Public notices (公示) and objections; no login.
+    Public,
 }
 
 pub type Apis = (
@@ -29,6 +33,8 @@ pub type Apis = (
     crate::places::api::PlaceApi,
     crate::applications::api::ApplicationApi,
     crate::eligibility::api::PolicyApi,
+    crate::review::api::ReviewApi,
+    crate::review::public::PublicApi,
 );
 
 /// Builds the OpenAPI service over every domain's API.
@@ -50,6 +56,12 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
             state: state.clone(),
         },
         crate::eligibility::api::PolicyApi {
+            state: state.clone(),
+        },
+        crate::review::api::ReviewApi {
+            state: state.clone(),
+        },
+        crate::review::public::PublicApi {
             state: state.clone(),
         },
     );

@@ -18,6 +18,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Key of the keyed hash under which identity numbers are compared.
     pub id_hash_key: Arc<[u8]>,
+    /// Limits public objections per client address and per contact.
+    pub objection_limiter: Arc<crate::http::rate_limit::RateLimiter>,
 }
 
 impl AppState {
@@ -33,6 +35,10 @@ impl AppState {
             settings: Arc::new(settings),
             clock,
             id_hash_key,
+            objection_limiter: Arc::new(crate::http::rate_limit::RateLimiter::new(
+                5,
+                chrono::Duration::hours(1),
+            )),
         }
     }
 
@@ -62,6 +68,22 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Resul
         );
     }
     Ok(state)
+}
+
+/// Starts the periodic jobs of `anju serve`: closing ended notice windows every minute.
+pub fn spawn_background(state: &AppState) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            match crate::applications::actions::close_due_notices(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(cases = n, "closed ended notice windows"),
+                Err(e) => tracing::warn!(error = %e, "closing notice windows failed"),
+            }
+        }
+    });
 }
 
 /// The whole HTTP application over `state`.

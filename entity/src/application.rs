@@ -36,6 +36,16 @@ pub struct Model {
     pub submitted_at: Option<DateTimeUtc>,
     /// When the case entered its current status (deadlines count from here).
     pub status_since: DateTimeUtc,
+    /// The reviewer working the case.
+    pub assigned_to: Option<i64>,
+    /// End of the public notice window (公示), while on notice.
+    pub notice_ends_at: Option<DateTimeUtc>,
+    /// An unresolved duplicate flag exists (kept in step with `duplicate_flag`).
+    pub duplicate_open: bool,
+    /// Warnings and soft-rule flags not yet confirmed or overruled.
+    pub warnings_open: i32,
+    /// Policy version of the latest eligibility decision.
+    pub policy_version: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,12 +4,14 @@
 pub mod app_secret;
 pub mod application;
 pub mod application_event;
+pub mod case_access;
 pub mod duplicate_flag;
 pub mod eligibility_decision;
 pub mod idempotency_record;
 pub mod login_throttle;
 pub mod member_key;
 pub mod number_sequence;
+pub mod objection;
 pub mod outbox_message;
 pub mod place;
 pub mod policy;

@@ -19,6 +19,8 @@ pub struct Model {
     /// argon2id PHC string.
     pub password_hash: String,
     pub disabled: bool,
+    /// Keyed hash of a staff member's own identity number (conflict-of-interest checks).
+    pub id_hash: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261130_000001_accounts_and_places;
 mod m20261130_000002_applications;
 mod m20261130_000003_eligibility;
+mod m20261130_000004_review;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000001_accounts_and_places::Migration),
             Box::new(m20261130_000002_applications::Migration),
             Box::new(m20261130_000003_eligibility::Migration),
+            Box::new(m20261130_000004_review::Migration),
         ]
     }
 }

@@ -78,6 +78,8 @@ pub struct EventView {
 /// A person found in another active case. Shown to staff only.
 #[derive(Object)]
 pub struct DuplicateView {
+    /// Flag id, for resolving it.
+    pub id: i64,
     /// Index of the member in this case.
     pub member_index: i32,
     /// Number of the other case.
@@ -145,6 +147,22 @@ fn community_ref(p: &Option<crate::places::Place>) -> Option<CommunityRef> {
     })
 }
 
+impl From<entity::application_event::Model> for EventView {
+    fn from(e: entity::application_event::Model) -> Self {
+        EventView {
+            id: e.id,
+            action: e.action,
+            from_status: e.from_status,
+            to_status: e.to_status,
+            actor_id: e.actor_id,
+            reason_code: e.reason_code,
+            comment: e.comment,
+            policy_version: e.policy_version,
+            created_at: e.created_at,
+        }
+    }
+}
+
 impl From<CaseDetail> for ApplicationView {
     fn from(d: CaseDetail) -> Self {
         let status = Status::parse(&d.case.status).unwrap_or(Status::Draft);
@@ -183,6 +201,7 @@ impl From<CaseDetail> for ApplicationView {
                 .duplicates
                 .into_iter()
                 .map(|(f, number)| DuplicateView {
+                    id: f.id,
                     member_index: f.member_index,
                     other_application_number: number,
                     other_application_id: f.other_application_id,

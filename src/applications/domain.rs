@@ -99,6 +99,9 @@ pub struct Warning {
     pub code: String,
     pub zh: String,
     pub en: String,
+    /// `confirmed` or `overruled` once a reviewer has looked.
+    #[serde(default)]
+    pub resolution: Option<String>,
 }
 
 impl Warning {
@@ -108,6 +111,7 @@ impl Warning {
             code: code.into(),
             zh: msg.zh,
             en: msg.en,
+            resolution: None,
         }
     }
 }

@@ -57,6 +57,30 @@ str_enum! {
         PassEligibility = "pass_eligibility",
         /// The eligibility check found a failing hard rule (system).
         FailEligibility = "fail_eligibility",
+        /// 受理: accept an eligible case for first review.
+        Accept = "accept",
+        /// Take the case as one's own (reviewer).
+        Claim = "claim",
+        /// Give the case to a reviewer (supervisor).
+        Assign = "assign",
+        /// 一次性告知: return the case to the applicant listing every missing item.
+        RequestCorrection = "request_correction",
+        /// Pass first review (初审) with an opinion; starts the public notice.
+        PassReview = "pass_review",
+        /// Reject with a reason code and a comment.
+        Reject = "reject",
+        /// Confirm or overrule warnings and soft-rule flags.
+        ConfirmWarnings = "confirm_warnings",
+        /// Resolve a duplicate flag as duplicate or not, with a note.
+        ResolveDuplicate = "resolve_duplicate",
+        /// An objection to the notice is upheld: the case is rejected.
+        UpholdObjection = "uphold_objection",
+        /// An objection to the notice is dismissed: the case continues.
+        DismissObjection = "dismiss_objection",
+        /// The notice window ended without an open or upheld objection (system).
+        CloseNotice = "close_notice",
+        /// Anyone filed an objection to the public notice (public; no status change).
+        FileObjection = "file_objection",
     }
 }
 
@@ -65,7 +89,8 @@ str_enum! {
 pub struct Transition {
     pub from: &'static [Status],
     pub action: Action,
-    pub to: Status,
+    /// The status after the action; `None` leaves it unchanged.
+    pub to: Option<Status>,
     pub roles: &'static [Role],
     pub comment_required: bool,
     pub reason_required: bool,
@@ -77,6 +102,33 @@ use Status as S;
 
 /// Statuses from which an applicant may still withdraw: anything before allocation
 /// that is not already final.
+const REVIEWERS: &[Role] = &[Role::Reviewer, Role::Supervisor];
+/// Statuses in which staff work a case before it is reported up.
+const IN_REVIEW: &[Status] = &[
+    S::Eligible,
+    S::UnderReview,
+    S::NeedsCorrection,
+    S::PassedReview,
+];
+
+const fn staff(
+    from: &'static [Status],
+    action: Action,
+    to: Option<Status>,
+    comment: bool,
+    reason: bool,
+) -> Transition {
+    Transition {
+        from,
+        action,
+        to,
+        roles: REVIEWERS,
+        comment_required: comment,
+        reason_required: reason,
+        system: false,
+    }
+}
+
 const WITHDRAWABLE: &[Status] = &[
     S::Submitted,
     S::Eligible,
@@ -93,10 +145,84 @@ const WITHDRAWABLE: &[Status] = &[
 ];
 
 pub const TABLE: &[Transition] = &[
+    staff(
+        &[S::Eligible],
+        Action::Accept,
+        Some(S::UnderReview),
+        false,
+        false,
+    ),
+    Transition {
+        roles: &[Role::Reviewer],
+        ..staff(IN_REVIEW, Action::Claim, None, false, false)
+    },
+    Transition {
+        roles: &[Role::Supervisor],
+        ..staff(IN_REVIEW, Action::Assign, None, false, false)
+    },
+    staff(
+        &[S::UnderReview],
+        Action::RequestCorrection,
+        Some(S::NeedsCorrection),
+        true,
+        false,
+    ),
+    staff(
+        &[S::UnderReview],
+        Action::PassReview,
+        Some(S::PassedReview),
+        true,
+        false,
+    ),
+    staff(
+        &[S::Eligible, S::UnderReview],
+        Action::Reject,
+        Some(S::Rejected),
+        true,
+        true,
+    ),
+    staff(
+        &[S::Eligible, S::UnderReview],
+        Action::ConfirmWarnings,
+        None,
+        false,
+        false,
+    ),
+    staff(IN_REVIEW, Action::ResolveDuplicate, None, true, false),
+    staff(
+        &[S::PassedReview],
+        Action::UpholdObjection,
+        Some(S::Rejected),
+        true,
+        false,
+    ),
+    staff(
+        &[S::PassedReview],
+        Action::DismissObjection,
+        None,
+        true,
+        false,
+    ),
+    Transition {
+        roles: &[],
+        system: true,
+        ..staff(
+            &[S::PassedReview],
+            Action::CloseNotice,
+            Some(S::ReadyToReport),
+            false,
+            false,
+        )
+    },
+    Transition {
+        roles: &[],
+        system: true,
+        ..staff(&[S::PassedReview], Action::FileObjection, None, true, false)
+    },
     Transition {
         from: &[S::Submitted],
         action: Action::PassEligibility,
-        to: S::Eligible,
+        to: Some(S::Eligible),
         roles: &[],
         comment_required: false,
         reason_required: false,
@@ -105,7 +231,7 @@ pub const TABLE: &[Transition] = &[
     Transition {
         from: &[S::Submitted],
         action: Action::FailEligibility,
-        to: S::Ineligible,
+        to: Some(S::Ineligible),
         roles: &[],
         comment_required: false,
         reason_required: false,
@@ -114,7 +240,7 @@ pub const TABLE: &[Transition] = &[
     Transition {
         from: &[S::Draft],
         action: Action::Submit,
-        to: S::Submitted,
+        to: Some(S::Submitted),
         roles: &[Role::Applicant, Role::Reviewer],
         comment_required: false,
         reason_required: false,
@@ -123,7 +249,7 @@ pub const TABLE: &[Transition] = &[
     Transition {
         from: &[S::NeedsCorrection],
         action: Action::Resubmit,
-        to: S::Submitted,
+        to: Some(S::Submitted),
         roles: &[Role::Applicant, Role::Reviewer],
         comment_required: false,
         reason_required: false,
@@ -132,13 +258,20 @@ pub const TABLE: &[Transition] = &[
     Transition {
         from: WITHDRAWABLE,
         action: Action::Withdraw,
-        to: S::Withdrawn,
+        to: Some(S::Withdrawn),
         roles: &[Role::Applicant],
         comment_required: false,
         reason_required: false,
         system: false,
     },
 ];
+
+impl Transition {
+    /// The status after taking this transition from `from`.
+    pub fn target(&self, from: Status) -> Status {
+        self.to.unwrap_or(from)
+    }
+}
 
 /// Why an action cannot be taken.
 #[derive(Debug, PartialEq, Eq)]
@@ -255,23 +388,51 @@ mod tests {
 
     /// The lifecycle as ../shared/DESIGN.md states it, written out independently of
     /// `TABLE`: every status x action x role must give exactly this answer.
-    fn expected(s: Status, a: Action, r: Role) -> Result<Status, Refusal> {
+    fn expected(s: Status, a: Action, r: Role) -> Result<Option<Status>, Refusal> {
+        let in_review = matches!(
+            s,
+            S::Eligible | S::UnderReview | S::NeedsCorrection | S::PassedReview
+        );
         let to = match (a, s) {
-            (Action::Submit, S::Draft) => S::Submitted,
-            (Action::Resubmit, S::NeedsCorrection) => S::Submitted,
+            (Action::Submit, S::Draft) => Some(S::Submitted),
+            (Action::Resubmit, S::NeedsCorrection) => Some(S::Submitted),
             (Action::Withdraw, S::Draft | S::Rejected | S::Allocated | S::Withdrawn) => {
                 return Err(Refusal::WrongStatus);
             }
-            (Action::Withdraw, _) => S::Withdrawn,
-            (Action::PassEligibility, S::Submitted) => S::Eligible,
-            (Action::FailEligibility, S::Submitted) => S::Ineligible,
+            (Action::Withdraw, _) => Some(S::Withdrawn),
+            (Action::PassEligibility, S::Submitted) => Some(S::Eligible),
+            (Action::FailEligibility, S::Submitted) => Some(S::Ineligible),
+            (Action::Accept, S::Eligible) => Some(S::UnderReview),
+            (Action::Claim | Action::Assign | Action::ResolveDuplicate, _) if in_review => None,
+            (Action::RequestCorrection, S::UnderReview) => Some(S::NeedsCorrection),
+            (Action::PassReview, S::UnderReview) => Some(S::PassedReview),
+            (Action::Reject, S::Eligible | S::UnderReview) => Some(S::Rejected),
+            (Action::ConfirmWarnings, S::Eligible | S::UnderReview) => None,
+            (Action::UpholdObjection, S::PassedReview) => Some(S::Rejected),
+            (Action::DismissObjection, S::PassedReview) => None,
+            (Action::CloseNotice, S::PassedReview) => Some(S::ReadyToReport),
+            (Action::FileObjection, S::PassedReview) => None,
             _ => return Err(Refusal::WrongStatus),
         };
+        let reviewer_or_supervisor = matches!(r, Role::Reviewer | Role::Supervisor);
         let allowed = match a {
             Action::Submit | Action::Resubmit => matches!(r, Role::Applicant | Role::Reviewer),
             Action::Withdraw => r == Role::Applicant,
             // Only the service takes these: no person may.
-            Action::PassEligibility | Action::FailEligibility => false,
+            Action::PassEligibility
+            | Action::FailEligibility
+            | Action::CloseNotice
+            | Action::FileObjection => false,
+            Action::Claim => r == Role::Reviewer,
+            Action::Assign => r == Role::Supervisor,
+            Action::Accept
+            | Action::RequestCorrection
+            | Action::PassReview
+            | Action::Reject
+            | Action::ConfirmWarnings
+            | Action::ResolveDuplicate
+            | Action::UpholdObjection
+            | Action::DismissObjection => reviewer_or_supervisor,
         };
         if allowed {
             Ok(to)
@@ -293,18 +454,36 @@ mod tests {
     }
 
     #[test]
+    fn comments_and_reasons_are_required_where_the_rules_say() {
+        let row = |a| TABLE.iter().find(|t| t.action == a).unwrap();
+        assert!(
+            row(Action::PassReview).comment_required,
+            "an opinion is required"
+        );
+        assert!(row(Action::Reject).comment_required && row(Action::Reject).reason_required);
+        assert!(row(Action::RequestCorrection).comment_required);
+        assert!(!row(Action::Accept).comment_required);
+    }
+
+    #[test]
     fn system_actions_are_only_for_the_service() {
         assert_eq!(
             system_transition(S::Submitted, Action::PassEligibility)
                 .unwrap()
                 .to,
-            S::Eligible
+            Some(S::Eligible)
         );
         assert_eq!(
             system_transition(S::Submitted, Action::FailEligibility)
                 .unwrap()
                 .to,
-            S::Ineligible
+            Some(S::Ineligible)
+        );
+        assert_eq!(
+            system_transition(S::PassedReview, Action::CloseNotice)
+                .unwrap()
+                .to,
+            Some(S::ReadyToReport)
         );
         assert_eq!(
             system_transition(S::Eligible, Action::PassEligibility).unwrap_err(),

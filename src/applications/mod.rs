@@ -3,10 +3,12 @@
 //! event log. Owns `application`, `application_event`, `member_key`, `duplicate_flag`,
 //! `idempotency_record` and the application-number sequences.
 
+pub mod actions;
 pub mod api;
 pub mod domain;
 pub mod form;
 pub mod lifecycle;
+pub mod queue;
 pub mod repository;
 pub mod service;
 pub mod simulation;

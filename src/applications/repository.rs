@@ -235,3 +235,43 @@ pub async fn insert_secret(
     .await?;
     Ok(())
 }
+
+/// Marks cases as having an open duplicate flag.
+pub async fn mark_duplicate_open(db: &impl ConnectionTrait, ids: &[i64]) -> Result<(), DbErr> {
+    application::Entity::update_many()
+        .col_expr(application::Column::DuplicateOpen, true.into())
+        .filter(application::Column::Id.is_in(ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn record_access(
+    db: &impl ConnectionTrait,
+    application_id: i64,
+    user_id: i64,
+    what: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    entity::case_access::ActiveModel {
+        application_id: Set(application_id),
+        user_id: Set(user_id),
+        what: Set(what.to_string()),
+        at: Set(at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn access_of(
+    db: &impl ConnectionTrait,
+    application_id: i64,
+) -> Result<Vec<entity::case_access::Model>, DbErr> {
+    entity::case_access::Entity::find()
+        .filter(entity::case_access::Column::ApplicationId.eq(application_id))
+        .order_by_asc(entity::case_access::Column::Id)
+        .all(db)
+        .await
+}

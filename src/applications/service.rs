@@ -37,6 +37,12 @@ pub enum ApplicationError {
     Stale(i32),
     #[error("this Idempotency-Key was used with a different request")]
     KeyReused,
+    #[error("the staff member's own identity number is in this household")]
+    ConflictOfInterest,
+    #[error("the case is assigned to another reviewer")]
+    AlreadyAssigned,
+    #[error("warnings or duplicate flags are still open")]
+    UnresolvedFlags,
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -116,7 +122,7 @@ pub enum Submitted {
     Replayed(Receipt),
 }
 
-fn parse_status(m: &application::Model) -> Result<Status, DbErr> {
+pub(crate) fn parse_status(m: &application::Model) -> Result<Status, DbErr> {
     Status::parse(&m.status).ok_or_else(|| {
         DbErr::Custom(format!(
             "application {} has unknown status {}",
@@ -125,12 +131,12 @@ fn parse_status(m: &application::Model) -> Result<Status, DbErr> {
     })
 }
 
-fn parse_form(m: &application::Model) -> Result<Form, DbErr> {
+pub(crate) fn parse_form(m: &application::Model) -> Result<Form, DbErr> {
     serde_json::from_value(m.form.clone())
         .map_err(|e| DbErr::Custom(format!("application {} form: {e}", m.id)))
 }
 
-fn refusal(r: Refusal, s: Status) -> ApplicationError {
+pub(crate) fn refusal(r: Refusal, s: Status) -> ApplicationError {
     match r {
         Refusal::WrongStatus => ApplicationError::WrongStatus(s),
         Refusal::WrongRole => ApplicationError::Forbidden,
@@ -139,7 +145,7 @@ fn refusal(r: Refusal, s: Status) -> ApplicationError {
 
 /// A case the viewer may see, or `NotFound` (never `Forbidden`: another applicant's
 /// case id must not be confirmed to exist).
-async fn load_visible(
+pub(crate) async fn load_visible(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
     id: i64,
@@ -399,9 +405,10 @@ async fn submit_once(
     let normalised = household.to_form();
     let mut changes = draft_columns(&normalised, Some(&community), now)?;
     changes.number = Set(Some(number.clone()));
-    changes.status = Set(rule.to.as_str().to_string());
+    changes.status = Set(rule.target(from).as_str().to_string());
     changes.warnings =
         Set(serde_json::to_value(&warnings).map_err(|e| DbErr::Custom(e.to_string()))?);
+    changes.warnings_open = Set(warnings.len() as i32);
     changes.submitted_at = Set(Some(case.submitted_at.unwrap_or(now)));
     changes.status_since = Set(now);
     if !repo::update_guarded(&txn, id, case.version, changes).await? {
@@ -414,7 +421,7 @@ async fn submit_once(
             actor_id: Set(Some(viewer.user_id)),
             action: Set(action.as_str().to_string()),
             from_status: Set(Some(from.as_str().to_string())),
-            to_status: Set(rule.to.as_str().to_string()),
+            to_status: Set(rule.target(from).as_str().to_string()),
             created_at: Set(now),
             ..Default::default()
         },
@@ -458,6 +465,7 @@ async fn submit_once(
         &txn,
         Checked {
             id,
+            warnings: &warnings,
             version: case.version + 1,
             number: &number,
             household: &household,
@@ -468,7 +476,7 @@ async fn submit_once(
         },
     )
     .await?
-    .unwrap_or(rule.to);
+    .unwrap_or(rule.target(from));
     let receipt = Receipt {
         application_id: id,
         number,
@@ -497,6 +505,7 @@ async fn submit_once(
 /// A freshly submitted case, ready for the eligibility check.
 struct Checked<'a> {
     id: i64,
+    warnings: &'a [Warning],
     version: i32,
     number: &'a str,
     household: &'a domain::Household,
@@ -529,9 +538,27 @@ async fn check_eligibility(
     };
     let rule = lifecycle::system_transition(Status::Submitted, action)
         .map_err(|r| refusal(r, Status::Submitted))?;
+    // Soft rules that failed join the warnings the reviewer must confirm or overrule.
+    let mut warnings = c.warnings.to_vec();
+    warnings.extend(
+        decision
+            .rules
+            .iter()
+            .filter(|r| r.outcome == Outcome::Fail && r.severity == "soft")
+            .map(|r| Warning {
+                field: format!("eligibility.{}", r.id),
+                code: format!("soft_rule:{}", r.id),
+                zh: r.zh.clone(),
+                en: r.en.clone(),
+                resolution: None,
+            }),
+    );
     let changes = application::ActiveModel {
-        status: Set(rule.to.as_str().to_string()),
+        status: Set(rule.target(Status::Submitted).as_str().to_string()),
         status_since: Set(c.now),
+        policy_version: Set(Some(decision.policy_version.clone())),
+        warnings_open: Set(warnings.iter().filter(|w| w.resolution.is_none()).count() as i32),
+        warnings: Set(serde_json::to_value(&warnings).map_err(|e| DbErr::Custom(e.to_string()))?),
         ..Default::default()
     };
     if !repo::update_guarded(db, c.id, c.version, changes).await? {
@@ -544,7 +571,7 @@ async fn check_eligibility(
             actor_id: Set(None),
             action: Set(action.as_str().to_string()),
             from_status: Set(Some(Status::Submitted.as_str().to_string())),
-            to_status: Set(rule.to.as_str().to_string()),
+            to_status: Set(rule.target(Status::Submitted).as_str().to_string()),
             policy_version: Set(Some(decision.policy_version.clone())),
             created_at: Set(c.now),
             ..Default::default()
@@ -585,7 +612,7 @@ async fn check_eligibility(
         c.now,
     )
     .await?;
-    Ok(Some(rule.to))
+    Ok(Some(rule.target(Status::Submitted)))
 }
 
 /// `410104003-2026-000123`: the community's sub-district code, the local year and a
@@ -681,6 +708,19 @@ async fn flag_duplicates(
             .await?;
         }
     }
+    let flagged_any = !repo::flags_of(db, id).await?.is_empty();
+    if flagged_any {
+        // Both cases now carry an open flag (a derived index helper, changed without an
+        // event on the other case; the flag itself is the record).
+        let mut ids: Vec<i64> = repo::flags_of(db, id)
+            .await?
+            .iter()
+            .filter(|f| f.resolution.is_none())
+            .map(|f| f.other_application_id)
+            .collect();
+        ids.push(id);
+        repo::mark_duplicate_open(db, &ids).await?;
+    }
     Ok(Facts { other_benefits })
 }
 
@@ -710,7 +750,7 @@ pub async fn withdraw(
     }
     let now = state.clock.now();
     let changes = application::ActiveModel {
-        status: Set(rule.to.as_str().to_string()),
+        status: Set(rule.target(from).as_str().to_string()),
         status_since: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -725,7 +765,7 @@ pub async fn withdraw(
             actor_id: Set(Some(viewer.user_id)),
             action: Set(Action::Withdraw.as_str().to_string()),
             from_status: Set(Some(from.as_str().to_string())),
-            to_status: Set(rule.to.as_str().to_string()),
+            to_status: Set(rule.target(from).as_str().to_string()),
             comment: Set(reason),
             created_at: Set(now),
             ..Default::default()
@@ -763,13 +803,24 @@ pub async fn withdraw(
     detail_of(state, &viewer, case).await
 }
 
-fn applicant_name(form: &Form) -> String {
+pub(crate) fn applicant_name(form: &Form) -> String {
     form.members
         .iter()
         .flatten()
         .find(|m| m.relationship == Some(super::form::Relationship::Applicant))
         .and_then(|m| m.name.clone())
         .unwrap_or_default()
+}
+
+/// Checks the caller may see the case, without recording a view (for the audit and
+/// objection lists, which show no personal data of the household).
+pub async fn get_quiet(
+    state: &AppState,
+    caller: &Principal,
+    id: i64,
+) -> Result<application::Model, ApplicationError> {
+    let viewer = Viewer::of(state, caller).await?;
+    load_visible(&state.db, &viewer, id).await
 }
 
 pub async fn get(
@@ -779,10 +830,14 @@ pub async fn get(
 ) -> Result<CaseDetail, ApplicationError> {
     let viewer = Viewer::of(state, caller).await?;
     let case = load_visible(&state.db, &viewer, id).await?;
+    if viewer.is_staff() {
+        // Every view of a case's full personal data by staff is on record.
+        repo::record_access(&state.db, id, viewer.user_id, "detail", state.clock.now()).await?;
+    }
     detail_of(state, &viewer, case).await
 }
 
-async fn detail_of(
+pub(crate) async fn detail_of(
     state: &AppState,
     viewer: &Viewer,
     case: application::Model,

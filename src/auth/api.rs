@@ -173,6 +173,7 @@ impl From<RegisterRequest> for NewAccount {
             email: r.email,
             password: r.password,
             place_codes: vec![],
+            id_number: None,
         }
     }
 }
@@ -245,6 +246,10 @@ pub struct CreateUserRequest {
     #[oai(default, validator(max_items = 100))]
     #[serde(default)]
     pub places: Vec<String>,
+    /// The staff member's own identity number, so that they are kept off cases of their
+    /// own household (conflict of interest). Only a keyed hash is stored.
+    #[oai(validator(max_length = 40))]
+    pub id_number: Option<String>,
 }
 
 /// One page of accounts.
@@ -284,6 +289,7 @@ impl UserApi {
             email: r.email,
             password: r.password,
             place_codes: r.places,
+            id_number: r.id_number,
         };
         let account = service::create_staff(&self.state, &auth.0, input).await?;
         Ok(CreatedUser::Created(Json(account.into())))

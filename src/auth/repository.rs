@@ -42,6 +42,7 @@ pub struct NewUser<'a> {
     pub email: Option<&'a str>,
     pub display_name: &'a str,
     pub password_hash: &'a str,
+    pub id_hash: Option<String>,
     pub now: DateTime<Utc>,
 }
 
@@ -56,6 +57,7 @@ pub async fn insert_user(
         display_name: Set(new.display_name.to_string()),
         password_hash: Set(new.password_hash.to_string()),
         disabled: Set(false),
+        id_hash: Set(new.id_hash),
         created_at: Set(new.now),
         ..Default::default()
     }

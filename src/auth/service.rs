@@ -55,6 +55,9 @@ pub struct NewAccount {
     pub email: Option<String>,
     pub password: String,
     pub place_codes: Vec<String>,
+    /// A staff member's own identity number, for conflict-of-interest checks. Only its
+    /// keyed hash is stored.
+    pub id_number: Option<String>,
 }
 
 struct ValidAccount {
@@ -63,10 +66,19 @@ struct ValidAccount {
     mobile: Option<Mobile>,
     email: Option<Email>,
     password: String,
+    id_number: Option<crate::values::IdNumber>,
 }
 
-fn validate(input: NewAccount) -> Result<ValidAccount, Vec<FieldError>> {
+fn validate(input: NewAccount, today: chrono::NaiveDate) -> Result<ValidAccount, Vec<FieldError>> {
     let mut errors = Vec::new();
+    let id_number = input
+        .id_number
+        .as_deref()
+        .map(|raw| crate::values::IdNumber::parse("id_number", raw, today))
+        .transpose()
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
     let display_name = values::text("display_name", &input.display_name, 50)
         .map_err(|e| errors.push(e))
         .unwrap_or_default();
@@ -106,6 +118,7 @@ fn validate(input: NewAccount) -> Result<ValidAccount, Vec<FieldError>> {
             mobile,
             email,
             password: input.password,
+            id_number,
         })
     } else {
         Err(errors)
@@ -190,7 +203,11 @@ pub async fn create_account(state: &AppState, input: NewAccount) -> Result<Accou
     let role = input.role;
     let codes = input.place_codes.clone();
     // Check the fields and the scope together so that every problem is reported at once.
-    let (valid, places) = match (validate(input), resolve_scope(state, role, &codes).await) {
+    let today = crate::applications::service::local_date(state.clock.now());
+    let (valid, places) = match (
+        validate(input, today),
+        resolve_scope(state, role, &codes).await,
+    ) {
         (Ok(valid), Ok(places)) => (valid, places),
         (Err(mut fields), Err(AuthError::Invalid(more))) => {
             fields.extend(more);
@@ -209,6 +226,10 @@ pub async fn create_account(state: &AppState, input: NewAccount) -> Result<Accou
             email: valid.email.as_ref().map(Email::as_str),
             display_name: &valid.display_name,
             password_hash: &password_hash,
+            id_hash: valid
+                .id_number
+                .as_ref()
+                .map(|id| id.keyed_hash(&state.id_hash_key)),
             now: state.clock.now(),
         },
     )
@@ -449,8 +470,32 @@ pub async fn ensure_bootstrap_admin(state: &AppState) -> Result<Option<Account>,
             email,
             password,
             place_codes: vec![],
+            id_number: None,
         },
     )
     .await
     .map(Some)
+}
+
+/// The keyed hash of a staff member's own identity number, if one was given.
+pub async fn id_hash_of(
+    db: &impl sea_orm::ConnectionTrait,
+    user_id: i64,
+) -> Result<Option<String>, DbErr> {
+    Ok(repo::find_user(db, user_id).await?.and_then(|u| u.id_hash))
+}
+
+/// Whether `user_id` is an enabled reviewer whose scope includes `community_id`.
+pub async fn reviewer_covers(
+    db: &impl sea_orm::ConnectionTrait,
+    user_id: i64,
+    community_id: i64,
+) -> Result<bool, DbErr> {
+    let Some(user) = repo::find_user(db, user_id).await? else {
+        return Ok(false);
+    };
+    if user.disabled || user.role != Role::Reviewer.as_str() {
+        return Ok(false);
+    }
+    Ok(repo::scope_of(db, user_id).await?.contains(&community_id))
 }

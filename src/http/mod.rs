@@ -3,3 +3,4 @@
 
 pub mod body;
 pub mod context;
+pub mod rate_limit;

@@ -127,6 +127,118 @@ pub fn eligibility_result(
     )
 }
 
+fn greeting(lang: Lang, name: &str) -> String {
+    pick(lang, format!("{name}，您好："), format!("Dear {name},"))
+}
+
+/// 受理: the community accepted the case for first review.
+pub fn acceptance(lang: Lang, name: &str, number: &str) -> Rendered {
+    render(
+        pick(
+            lang,
+            format!("申请已受理：{number}"),
+            format!("Application accepted: {number}"),
+        ),
+        &[
+            greeting(lang, name),
+            pick(
+                lang,
+                format!("您的申请（{number}）已受理，街道将进行初审，可能入户调查。"),
+                format!(
+                    "Your application {number} has been accepted for first review; staff may visit your home."
+                ),
+            ),
+        ],
+    )
+}
+
+/// 一次性告知: every missing item at once.
+pub fn correction_request(lang: Lang, name: &str, number: &str, items: &[String]) -> Rendered {
+    let mut paragraphs = vec![
+        greeting(lang, name),
+        pick(
+            lang,
+            format!("您的申请（{number}）需要补正以下全部事项，补正后请重新提交："),
+            format!(
+                "Your application {number} needs all of the following; correct them and resubmit:"
+            ),
+        ),
+    ];
+    paragraphs.extend(items.iter().map(|i| format!("- {i}")));
+    render(
+        pick(
+            lang,
+            format!("补正告知：{number}"),
+            format!("Items to correct: {number}"),
+        ),
+        &paragraphs,
+    )
+}
+
+/// First review passed.
+pub fn review_passed(lang: Lang, name: &str, number: &str) -> Rendered {
+    render(
+        pick(
+            lang,
+            format!("初审通过：{number}"),
+            format!("First review passed: {number}"),
+        ),
+        &[
+            greeting(lang, name),
+            pick(
+                lang,
+                format!("您的申请（{number}）已通过街道初审。"),
+                format!("Your application {number} has passed first review."),
+            ),
+        ],
+    )
+}
+
+/// The public notice has started.
+pub fn notice_started(lang: Lang, name: &str, number: &str, until: &str) -> Rendered {
+    render(
+        pick(
+            lang,
+            format!("公示开始：{number}"),
+            format!("Public notice started: {number}"),
+        ),
+        &[
+            greeting(lang, name),
+            pick(
+                lang,
+                format!("您的申请（{number}）正在社区公示，公示期至 {until}。"),
+                format!(
+                    "Your application {number} is on public notice in your community until {until}."
+                ),
+            ),
+        ],
+    )
+}
+
+/// Rejected in first review (or after an upheld objection), with the reasons.
+pub fn rejected(lang: Lang, name: &str, number: &str, reason: &str, comment: &str) -> Rendered {
+    render(
+        pick(
+            lang,
+            format!("申请未获通过：{number}"),
+            format!("Application rejected: {number}"),
+        ),
+        &[
+            greeting(lang, name),
+            pick(
+                lang,
+                format!("您的申请（{number}）未获通过。原因：{reason}。{comment}"),
+                format!("Your application {number} was rejected. Reason: {reason}. {comment}"),
+            ),
+            pick(
+                lang,
+                "如有异议，可在 15 个工作日内申请复核。".into(),
+                "You may ask for reconsideration within 15 working days.".into(),
+            ),
+        ],
+    )
+}
+
 /// Confirmation that the applicant withdrew.
 pub fn withdrawal_confirmation(lang: Lang, name: &str, number: &str) -> Rendered {
     render(

@@ -93,6 +93,9 @@ impl TestApp {
         let mut settings = Settings {
             database_url: database_url.clone(),
             db_pool_size: 4,
+            // Tests move the clock by weeks; tokens should outlive that unless a test
+            // is about expiry.
+            token_ttl_minutes: 60 * 24 * 365,
             ..Settings::default()
         };
         tune(&mut settings);
@@ -216,6 +219,7 @@ impl TestApp {
                 email: Some(email.into()),
                 password: PASSWORD.into(),
                 place_codes: vec![],
+                id_number: None,
             },
         )
         .await

@@ -11,4 +11,5 @@ mod eligibility;
 mod errors;
 mod health_and_docs;
 mod places;
+mod review;
 mod users;
