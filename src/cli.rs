@@ -159,8 +159,10 @@ fn openapi(dir: &std::path::Path, check: bool) -> anyhow::Result<()> {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(settings = %settings.redacted(), "starting anju");
     let listen = settings.listen.clone();
+    let delivery = crate::notifications::worker::Delivery::from_settings(&settings)?;
     let state = crate::startup::prepare(settings, Arc::new(SystemClock)).await?;
     crate::startup::spawn_background(&state);
+    crate::notifications::worker::spawn(state.clone(), delivery);
     let app = crate::startup::build_app(state);
     tracing::info!("listening on http://{listen} (docs at /docs)");
     poem::Server::new(poem::listener::TcpListener::bind(listen))

@@ -24,6 +24,8 @@ pub enum ApiTags {
     Review,
     /// Public notices (公示) and objections; no login.
     Public,
+    /// The e-mail outbox (admin).
+    Outbox,
 }
 
 pub type Apis = (
@@ -35,6 +37,7 @@ pub type Apis = (
     crate::eligibility::api::PolicyApi,
     crate::review::api::ReviewApi,
     crate::review::public::PublicApi,
+    crate::notifications::api::OutboxApi,
 );
 
 /// Builds the OpenAPI service over every domain's API.
@@ -62,6 +65,9 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
             state: state.clone(),
         },
         crate::review::public::PublicApi {
+            state: state.clone(),
+        },
+        crate::notifications::api::OutboxApi {
             state: state.clone(),
         },
     );

@@ -38,6 +38,28 @@ pub struct Settings {
     /// Key for hashing identity numbers for duplicate look-ups (secret). When unset, a
     /// random key is generated on first start and kept in the database.
     pub id_hash_key: Option<String>,
+    /// SMTP server for e-mail; with none (and no `mail_dir`) messages wait in the outbox.
+    pub smtp_host: Option<String>,
+    /// SMTP port (default 587 for starttls, 465 for tls, 25 for none).
+    pub smtp_port: Option<u16>,
+    /// `none`, `starttls` or `tls`.
+    pub smtp_tls: String,
+    /// SMTP user name, if the server wants one.
+    pub smtp_user: Option<String>,
+    /// SMTP password (secret).
+    pub smtp_password: Option<String>,
+    /// Sender address, e.g. `南关街道住房保障 <housing@example.org>`.
+    pub smtp_from: String,
+    /// Instead of SMTP: write each message as an .eml file into this folder.
+    pub mail_dir: Option<String>,
+    /// Delivery attempts before a message is `dead`.
+    pub outbox_max_attempts: i32,
+    /// First retry delay in seconds; doubled per attempt (with jitter), capped at an hour.
+    pub outbox_backoff_secs: i64,
+    /// How long a worker's claim on a message lasts, in seconds.
+    pub outbox_lease_secs: i64,
+    /// Timeout of one SMTP send, in seconds.
+    pub smtp_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -54,6 +76,17 @@ impl Default for Settings {
             bootstrap_admin_login: None,
             bootstrap_admin_password: None,
             id_hash_key: None,
+            smtp_host: None,
+            smtp_port: None,
+            smtp_tls: "starttls".into(),
+            smtp_user: None,
+            smtp_password: None,
+            smtp_from: "anju <noreply@anju.local>".into(),
+            mail_dir: None,
+            outbox_max_attempts: 8,
+            outbox_backoff_secs: 30,
+            outbox_lease_secs: 120,
+            smtp_timeout_secs: 30,
         }
     }
 }
@@ -78,7 +111,9 @@ impl Settings {
             out,
             "listen={} database_url={} db_pool_size={} token_ttl_minutes={} \
              login_max_failures={} login_lockout_minutes={} body_limit_bytes={} log={} \
-             bootstrap_admin_login={} bootstrap_admin_password={} id_hash_key={}",
+             bootstrap_admin_login={} bootstrap_admin_password={} id_hash_key={} \
+             smtp_host={} smtp_port={} smtp_tls={} smtp_user={} smtp_password={} smtp_from={} \
+             mail_dir={} outbox_max_attempts={}",
             self.listen,
             redact_url(&self.database_url),
             self.db_pool_size,
@@ -90,6 +125,14 @@ impl Settings {
             self.bootstrap_admin_login.as_deref().unwrap_or("-"),
             secret(&self.bootstrap_admin_password),
             secret(&self.id_hash_key),
+            self.smtp_host.as_deref().unwrap_or("-"),
+            self.smtp_port.map_or("-".to_string(), |p| p.to_string()),
+            self.smtp_tls,
+            self.smtp_user.as_deref().unwrap_or("-"),
+            secret(&self.smtp_password),
+            self.smtp_from,
+            self.mail_dir.as_deref().unwrap_or("-"),
+            self.outbox_max_attempts,
         );
         out
     }

@@ -10,6 +10,7 @@ mod cli;
 mod eligibility;
 mod errors;
 mod health_and_docs;
+mod mail;
 mod places;
 mod review;
 mod users;

@@ -1,0 +1,285 @@
+//! Delivery: claims due outbox messages, sends them with lettre over SMTP (or writes
+//! them to a folder), and records what happened.
+//!
+//! Claiming is a guarded update per row (`… WHERE id = ? AND status = 'pending' AND the
+//! claim is free`), which works the same on SQLite and PostgreSQL and never lets two
+//! workers take one row, without holding locks while sending. A claim is a lease: if a
+//! worker dies between sending and recording, the row becomes due again when the lease
+//! runs out and is sent once more with the same Message-ID, so the recipient's mail
+//! system can recognise the repeat. Failures back off exponentially with jitter up to
+//! `outbox_max_attempts`, then the message is `dead` with its last error.
+
+use std::path::PathBuf;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use entity::outbox_message;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use rand::Rng;
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use crate::settings::Settings;
+use crate::startup::AppState;
+
+/// Where messages go.
+#[derive(Clone)]
+pub enum Delivery {
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+        timeout: StdDuration,
+    },
+    Folder {
+        dir: PathBuf,
+        from: Mailbox,
+    },
+    /// Nothing configured: messages wait in the outbox.
+    Disabled,
+}
+
+impl Delivery {
+    /// Builds the delivery the settings describe.
+    pub fn from_settings(s: &Settings) -> anyhow::Result<Delivery> {
+        let from: Mailbox = s
+            .smtp_from
+            .parse()
+            .map_err(|e| anyhow::anyhow!("smtp_from {:?} is not an address: {e}", s.smtp_from))?;
+        if let Some(host) = &s.smtp_host {
+            let builder = match s.smtp_tls.as_str() {
+                "none" => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+                    .port(s.smtp_port.unwrap_or(25)),
+                "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?
+                    .port(s.smtp_port.unwrap_or(587)),
+                "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(host)?
+                    .port(s.smtp_port.unwrap_or(465)),
+                other => anyhow::bail!("smtp_tls must be none, starttls or tls, not {other:?}"),
+            };
+            let timeout = StdDuration::from_secs(s.smtp_timeout_secs.max(1));
+            let mut builder = builder.timeout(Some(timeout));
+            if let Some(user) = &s.smtp_user {
+                builder = builder.credentials(Credentials::new(
+                    user.clone(),
+                    s.smtp_password.clone().unwrap_or_default(),
+                ));
+            }
+            return Ok(Delivery::Smtp {
+                transport: builder.build(),
+                from,
+                timeout,
+            });
+        }
+        if let Some(dir) = &s.mail_dir {
+            std::fs::create_dir_all(dir)?;
+            return Ok(Delivery::Folder {
+                dir: PathBuf::from(dir),
+                from,
+            });
+        }
+        Ok(Delivery::Disabled)
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Delivery::Smtp { .. } => "SMTP".into(),
+            Delivery::Folder { dir, .. } => format!("files in {}", dir.display()),
+            Delivery::Disabled => {
+                "disabled (no smtp_host or mail_dir): messages stay in the outbox".into()
+            }
+        }
+    }
+}
+
+fn build(row: &outbox_message::Model, from: &Mailbox) -> Result<Message, String> {
+    let to: Mailbox = row
+        .recipient
+        .as_deref()
+        .unwrap_or("")
+        .parse()
+        .map_err(|e| format!("bad recipient: {e}"))?;
+    Message::builder()
+        .message_id(Some(row.message_id.clone()))
+        .from(from.clone())
+        .to(to)
+        .subject(row.subject.clone())
+        .multipart(MultiPart::alternative_plain_html(
+            row.body_text.clone(),
+            row.body_html.clone(),
+        ))
+        .map_err(|e| e.to_string())
+}
+
+/// Sends one message; the server's reply on success.
+async fn send(delivery: &Delivery, row: &outbox_message::Model) -> Result<String, String> {
+    match delivery {
+        Delivery::Smtp {
+            transport,
+            from,
+            timeout,
+        } => {
+            let email = build(row, from)?;
+            // lettre's own timeout covers only the connect; a server that never answers
+            // would hang the send, so the whole send is bounded here.
+            match tokio::time::timeout(*timeout + StdDuration::from_secs(5), transport.send(email))
+                .await
+            {
+                Ok(Ok(resp)) => Ok(format!(
+                    "{} {}",
+                    resp.code(),
+                    resp.message().collect::<Vec<_>>().join(" ")
+                )),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("timed out".into()),
+            }
+        }
+        Delivery::Folder { dir, from } => {
+            let email = build(row, from)?;
+            let path = dir.join(format!("{:08}.eml", row.id));
+            tokio::fs::write(&path, email.formatted())
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(format!("written to {}", path.display()))
+        }
+        Delivery::Disabled => Err("delivery is disabled".into()),
+    }
+}
+
+/// The delay before attempt `attempts + 1`: base × 2^(attempts-1), capped at an hour,
+/// ±20 % jitter so that a backlog does not retry in lockstep.
+pub fn backoff(base_secs: i64, attempts: i32) -> Duration {
+    let exp = base_secs
+        .saturating_mul(1i64 << (attempts.clamp(1, 20) - 1))
+        .min(3600);
+    let jitter = rand::thread_rng().gen_range(0.8..1.2);
+    Duration::milliseconds((exp as f64 * 1000.0 * jitter) as i64)
+}
+
+/// Claims up to `limit` due messages for this worker.
+async fn claim(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    lease: Duration,
+    limit: u64,
+) -> Result<Vec<outbox_message::Model>, DbErr> {
+    let free = Condition::any()
+        .add(outbox_message::Column::ClaimedUntil.is_null())
+        .add(outbox_message::Column::ClaimedUntil.lt(now));
+    let candidates = outbox_message::Entity::find()
+        .filter(outbox_message::Column::Status.eq("pending"))
+        .filter(outbox_message::Column::NextAttemptAt.lte(now))
+        .filter(free.clone())
+        .order_by_asc(outbox_message::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let mut claimed = Vec::new();
+    for row in candidates {
+        let res = outbox_message::Entity::update_many()
+            .col_expr(
+                outbox_message::Column::ClaimedUntil,
+                Some(now + lease).into(),
+            )
+            .filter(outbox_message::Column::Id.eq(row.id))
+            .filter(outbox_message::Column::Status.eq("pending"))
+            .filter(free.clone())
+            .exec(db)
+            .await?;
+        if res.rows_affected == 1 {
+            claimed.push(row);
+        }
+    }
+    Ok(claimed)
+}
+
+async fn record(
+    state: &AppState,
+    row: &outbox_message::Model,
+    outcome: Result<String, String>,
+) -> Result<(), DbErr> {
+    let now = state.clock.now();
+    let q = outbox_message::Entity::update_many().filter(outbox_message::Column::Id.eq(row.id));
+    let q = match outcome {
+        Ok(reply) => q
+            .col_expr(outbox_message::Column::Status, "sent".into())
+            .col_expr(outbox_message::Column::ServerReply, Some(reply).into())
+            .col_expr(outbox_message::Column::SentAt, Some(now).into())
+            .col_expr(outbox_message::Column::Attempts, (row.attempts + 1).into())
+            .col_expr(
+                outbox_message::Column::ClaimedUntil,
+                Option::<DateTime<Utc>>::None.into(),
+            ),
+        Err(error) => {
+            let attempts = row.attempts + 1;
+            let dead = attempts >= state.settings.outbox_max_attempts;
+            tracing::warn!(message = row.id, attempts, dead, error = %error, "delivery failed");
+            q.col_expr(
+                outbox_message::Column::Status,
+                if dead { "dead" } else { "pending" }.into(),
+            )
+            .col_expr(outbox_message::Column::Attempts, attempts.into())
+            .col_expr(outbox_message::Column::LastError, Some(error).into())
+            .col_expr(
+                outbox_message::Column::NextAttemptAt,
+                (now + backoff(state.settings.outbox_backoff_secs, attempts)).into(),
+            )
+            .col_expr(
+                outbox_message::Column::ClaimedUntil,
+                Option::<DateTime<Utc>>::None.into(),
+            )
+        }
+    };
+    q.exec(&state.db).await?;
+    Ok(())
+}
+
+/// One round: claims what is due, sends it concurrently (lettre's connection pool;
+/// one connection is slow without TCP_NODELAY), records each outcome. Returns how many
+/// were sent.
+pub async fn deliver_due(state: &AppState, delivery: &Delivery) -> Result<usize, DbErr> {
+    if matches!(delivery, Delivery::Disabled) {
+        return Ok(0);
+    }
+    let lease = Duration::seconds(state.settings.outbox_lease_secs.max(1));
+    let batch = claim(&state.db, state.clock.now(), lease, 16).await?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for row in batch {
+        let (delivery, state) = (delivery.clone(), state.clone());
+        tasks.spawn(async move {
+            let outcome = send(&delivery, &row).await;
+            let ok = outcome.is_ok();
+            record(&state, &row, outcome).await.map(|_| ok)
+        });
+    }
+    let mut sent = 0;
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(Ok(true)) => sent += 1,
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(e) => tracing::error!(error = %e, "delivery task failed"),
+        }
+    }
+    Ok(sent)
+}
+
+/// The background worker `anju serve` runs.
+pub fn spawn(state: AppState, delivery: Delivery) {
+    tracing::info!(delivery = %delivery.describe(), "outbox worker started");
+    if matches!(delivery, Delivery::Disabled) {
+        return;
+    }
+    tokio::spawn(async move {
+        loop {
+            match deliver_due(&state, &delivery).await {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "outbox round failed"),
+            }
+            tokio::time::sleep(StdDuration::from_secs(1)).await;
+        }
+    });
+}
