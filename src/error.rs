@@ -225,6 +225,26 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The code and message of the body, for per-item results of bulk operations.
+    pub fn code_and_message(&self) -> (String, String) {
+        let body = match self {
+            ApiError::BadRequest(b)
+            | ApiError::Unauthorized(b)
+            | ApiError::Forbidden(b)
+            | ApiError::NotFound(b)
+            | ApiError::Conflict(b)
+            | ApiError::PayloadTooLarge(b)
+            | ApiError::UnsupportedMediaType(b)
+            | ApiError::Unprocessable(b)
+            | ApiError::TooManyRequests(b)
+            | ApiError::Internal(b)
+            | ApiError::Unavailable(b) => &b.0,
+        };
+        (body.code.clone(), body.message.clone())
+    }
+}
+
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
         ApiError::internal(&err)
@@ -464,6 +484,56 @@ impl From<crate::eligibility::EligibilityError> for ApiError {
             ),
             E::NotFound => ApiError::not_found(),
             E::Forbidden => ApiError::forbidden(),
+            E::Db(db) => ApiError::internal(&db),
+        }
+    }
+}
+
+impl From<crate::batches::BatchError> for ApiError {
+    fn from(err: crate::batches::BatchError) -> Self {
+        use crate::batches::BatchError as E;
+        let conflict = |code: &str, zh: &str, en: &str| {
+            ApiError::new(StatusCode::CONFLICT, code, &Msg::new(zh, en), vec![])
+        };
+        match err {
+            E::NotFound => ApiError::not_found(),
+            E::Forbidden => ApiError::forbidden(),
+            E::Invalid(fields) => ApiError::validation(fields),
+            E::WrongState(s) => ApiError::new(
+                StatusCode::CONFLICT,
+                "batch_wrong_state",
+                &Msg::new(
+                    format!("批次当前状态为 {s}，不能执行此操作"),
+                    format!("Not allowed while the batch is {s}"),
+                ),
+                vec![],
+            ),
+            E::Empty => conflict(
+                "batch_empty",
+                "空批次不能封存",
+                "An empty batch cannot be sealed",
+            ),
+            E::NotReady => conflict(
+                "case_not_ready",
+                "该案件不是本街道、本项目的待上报案件",
+                "The case is not ready to report in this sub-district and programme",
+            ),
+            E::InAnotherBatch => conflict(
+                "case_in_another_batch",
+                "该案件已在另一个未结批次中",
+                "The case is already in an open batch",
+            ),
+            E::MakerChecker => conflict(
+                "maker_checker",
+                "封存人不能是批次中任何案件的初审通过人",
+                "Whoever seals a batch may not have passed a case in it",
+            ),
+            E::Mismatch => conflict(
+                "manifest_mismatch",
+                "回执的件数或哈希与封存清单不一致",
+                "The acknowledged count or hash does not match the sealed manifest",
+            ),
+            E::Case(e) => e.into(),
             E::Db(db) => ApiError::internal(&db),
         }
     }

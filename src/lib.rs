@@ -2,6 +2,7 @@
 
 pub mod applications;
 pub mod auth;
+pub mod batches;
 pub mod cli;
 pub mod clock;
 pub mod db;

@@ -26,6 +26,8 @@ pub enum ApiTags {
     Public,
     /// The e-mail outbox (admin).
     Outbox,
+    /// Report-up batches (上报) and the bureau's decisions.
+    Batches,
 }
 
 pub type Apis = (
@@ -38,6 +40,7 @@ pub type Apis = (
     crate::review::api::ReviewApi,
     crate::review::public::PublicApi,
     crate::notifications::api::OutboxApi,
+    crate::batches::api::BatchApi,
 );
 
 /// Builds the OpenAPI service over every domain's API.
@@ -68,6 +71,9 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
             state: state.clone(),
         },
         crate::notifications::api::OutboxApi {
+            state: state.clone(),
+        },
+        crate::batches::api::BatchApi {
             state: state.clone(),
         },
     );

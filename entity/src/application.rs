@@ -46,6 +46,8 @@ pub struct Model {
     pub warnings_open: i32,
     /// Policy version of the latest eligibility decision.
     pub policy_version: Option<String>,
+    /// Waiting-list (轮候) number per programme, given on approval.
+    pub waitlist_number: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

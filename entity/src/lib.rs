@@ -4,9 +4,12 @@
 pub mod app_secret;
 pub mod application;
 pub mod application_event;
+pub mod batch;
+pub mod batch_item;
 pub mod case_access;
 pub mod duplicate_flag;
 pub mod eligibility_decision;
+pub mod export_log;
 pub mod idempotency_record;
 pub mod login_throttle;
 pub mod member_key;

@@ -8,6 +8,7 @@ mod m20261130_000001_accounts_and_places;
 mod m20261130_000002_applications;
 mod m20261130_000003_eligibility;
 mod m20261130_000004_review;
+mod m20261130_000005_batches;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000002_applications::Migration),
             Box::new(m20261130_000003_eligibility::Migration),
             Box::new(m20261130_000004_review::Migration),
+            Box::new(m20261130_000005_batches::Migration),
         ]
     }
 }

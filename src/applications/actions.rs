@@ -263,6 +263,7 @@ pub async fn act(
                 templates::rejected(lang, &name, &number, &why, comment.as_deref().unwrap_or("")),
             ));
         }
+        Action::Reconfirm => {}
         Action::DismissObjection => {
             decide_objection(
                 &txn,
@@ -530,6 +531,52 @@ async fn decide_objection(
         ));
     }
     Ok(())
+}
+
+/// Takes `action` on `case` inside the caller's transaction, for another domain's use
+/// case (batches): `role` is the acting person's role, or `None` for a system action.
+/// Guards the version, writes the event and returns its id.
+#[allow(clippy::too_many_arguments)]
+pub async fn apply(
+    db: &impl ConnectionTrait,
+    case: &application::Model,
+    action: Action,
+    actor: Option<(i64, Role)>,
+    reason: Option<String>,
+    comment: Option<String>,
+    mut changes: application::ActiveModel,
+    now: DateTime<Utc>,
+) -> Result<i64, ApplicationError> {
+    let from = parse_status(case)?;
+    let rule = match actor {
+        Some((_, role)) => lifecycle::transition(from, action, role),
+        None => lifecycle::system_transition(from, action),
+    }
+    .map_err(|r| refusal(r, from))?;
+    let to = rule.target(from);
+    changes.status = Set(to.as_str().to_string());
+    changes.status_since = Set(now);
+    changes.updated_at = Set(now);
+    if !repo::update_guarded(db, case.id, case.version, changes).await? {
+        return Err(ApplicationError::Stale(case.version));
+    }
+    let event = repo::insert_event(
+        db,
+        application_event::ActiveModel {
+            application_id: Set(case.id),
+            actor_id: Set(actor.map(|a| a.0)),
+            action: Set(action.as_str().to_string()),
+            from_status: Set(Some(from.as_str().to_string())),
+            to_status: Set(to.as_str().to_string()),
+            reason_code: Set(reason),
+            comment: Set(comment),
+            policy_version: Set(case.policy_version.clone()),
+            created_at: Set(now),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(event.id)
 }
 
 /// Moves every case whose notice window has ended, with no open or upheld objection, to

@@ -81,6 +81,18 @@ str_enum! {
         CloseNotice = "close_notice",
         /// Anyone filed an objection to the public notice (public; no status change).
         FileObjection = "file_objection",
+        /// A returned case is ready to be reported again (reviewer, supervisor).
+        Reconfirm = "reconfirm",
+        /// Its batch was submitted to the bureau (上报; system).
+        Report = "report",
+        /// The bureau approves the case.
+        Approve = "approve",
+        /// The bureau returns the case to the sub-district, with a reason.
+        Return = "return",
+        /// The bureau rejects the case, with a reason.
+        BureauReject = "bureau_reject",
+        /// An approved case gets its waiting-list number (轮候; system).
+        Waitlist = "waitlist",
     }
 }
 
@@ -218,6 +230,65 @@ pub const TABLE: &[Transition] = &[
         roles: &[],
         system: true,
         ..staff(&[S::PassedReview], Action::FileObjection, None, true, false)
+    },
+    staff(
+        &[S::Returned],
+        Action::Reconfirm,
+        Some(S::ReadyToReport),
+        true,
+        false,
+    ),
+    Transition {
+        roles: &[],
+        system: true,
+        ..staff(
+            &[S::ReadyToReport],
+            Action::Report,
+            Some(S::Reported),
+            false,
+            false,
+        )
+    },
+    Transition {
+        roles: &[Role::Bureau],
+        ..staff(
+            &[S::Reported],
+            Action::Approve,
+            Some(S::Approved),
+            false,
+            false,
+        )
+    },
+    Transition {
+        roles: &[Role::Bureau],
+        ..staff(
+            &[S::Reported],
+            Action::Return,
+            Some(S::Returned),
+            true,
+            true,
+        )
+    },
+    Transition {
+        roles: &[Role::Bureau],
+        ..staff(
+            &[S::Reported],
+            Action::BureauReject,
+            Some(S::Rejected),
+            true,
+            true,
+        )
+    },
+    Transition {
+        roles: &[],
+        system: true,
+        ..staff(
+            &[S::Approved],
+            Action::Waitlist,
+            Some(S::Waitlisted),
+            false,
+            false,
+        )
     },
     Transition {
         from: &[S::Submitted],
@@ -412,6 +483,12 @@ mod tests {
             (Action::DismissObjection, S::PassedReview) => None,
             (Action::CloseNotice, S::PassedReview) => Some(S::ReadyToReport),
             (Action::FileObjection, S::PassedReview) => None,
+            (Action::Reconfirm, S::Returned) => Some(S::ReadyToReport),
+            (Action::Report, S::ReadyToReport) => Some(S::Reported),
+            (Action::Approve, S::Reported) => Some(S::Approved),
+            (Action::Return, S::Reported) => Some(S::Returned),
+            (Action::BureauReject, S::Reported) => Some(S::Rejected),
+            (Action::Waitlist, S::Approved) => Some(S::Waitlisted),
             _ => return Err(Refusal::WrongStatus),
         };
         let reviewer_or_supervisor = matches!(r, Role::Reviewer | Role::Supervisor);
@@ -422,7 +499,11 @@ mod tests {
             Action::PassEligibility
             | Action::FailEligibility
             | Action::CloseNotice
-            | Action::FileObjection => false,
+            | Action::FileObjection
+            | Action::Report
+            | Action::Waitlist => false,
+            Action::Approve | Action::Return | Action::BureauReject => r == Role::Bureau,
+            Action::Reconfirm => reviewer_or_supervisor,
             Action::Claim => r == Role::Reviewer,
             Action::Assign => r == Role::Supervisor,
             Action::Accept

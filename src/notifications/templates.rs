@@ -239,6 +239,82 @@ pub fn rejected(lang: Lang, name: &str, number: &str, reason: &str, comment: &st
     )
 }
 
+/// The case was reported up to the district Civil Affairs Bureau.
+pub fn reported_up(lang: Lang, name: &str, number: &str) -> Rendered {
+    render(
+        pick(
+            lang,
+            format!("已上报区民政局：{number}"),
+            format!("Reported to the district bureau: {number}"),
+        ),
+        &[
+            greeting(lang, name),
+            pick(
+                lang,
+                format!("您的申请（{number}）已上报区民政局审核。"),
+                format!(
+                    "Your application {number} has been reported to the district Civil Affairs Bureau."
+                ),
+            ),
+        ],
+    )
+}
+
+/// The bureau's decision, with the reason when it is not an approval.
+pub fn bureau_decision(
+    lang: Lang,
+    name: &str,
+    number: &str,
+    decision: &str,
+    reason: &str,
+) -> Rendered {
+    let (zh, en) = match decision {
+        "approved" => ("已审核通过".to_string(), "approved".to_string()),
+        "returned" => (
+            format!("已退回街道重新审核。原因：{reason}"),
+            format!("returned to the sub-district. Reason: {reason}"),
+        ),
+        _ => (
+            format!("未获批准。原因：{reason}"),
+            format!("rejected. Reason: {reason}"),
+        ),
+    };
+    render(
+        pick(
+            lang,
+            format!("区民政局审核结果：{number}"),
+            format!("Bureau decision: {number}"),
+        ),
+        &[
+            greeting(lang, name),
+            pick(
+                lang,
+                format!("您的申请（{number}）经区民政局审核，{zh}。"),
+                format!("Your application {number} was {en}."),
+            ),
+        ],
+    )
+}
+
+/// The waiting-list (轮候) number.
+pub fn waitlist_number(lang: Lang, name: &str, number: &str, position: i64) -> Rendered {
+    render(
+        pick(
+            lang,
+            format!("轮候号：{number}"),
+            format!("Waiting-list number: {number}"),
+        ),
+        &[
+            greeting(lang, name),
+            pick(
+                lang,
+                format!("您的申请（{number}）已进入轮候，轮候号为 {position}。"),
+                format!("Your application {number} is on the waiting list with number {position}."),
+            ),
+        ],
+    )
+}
+
 /// Confirmation that the applicant withdrew.
 pub fn withdrawal_confirmation(lang: Lang, name: &str, number: &str) -> Rendered {
     render(

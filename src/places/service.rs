@@ -111,6 +111,11 @@ pub async fn list(state: &AppState) -> Result<Vec<Place>, PlaceError> {
     Ok(convert(repo::all(&state.db).await?)?)
 }
 
+/// Every place, on the caller's connection.
+pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<Place>, DbErr> {
+    convert(repo::all(db).await?)
+}
+
 pub async fn by_ids(db: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<Place>, DbErr> {
     if ids.is_empty() {
         return Ok(vec![]);

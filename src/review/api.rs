@@ -343,27 +343,14 @@ async fn bulk_one(
             error_message: None,
         },
         Err(e) => {
-            let api = ApiError::from(e);
-            let body = match &api {
-                ApiError::BadRequest(b)
-                | ApiError::Unauthorized(b)
-                | ApiError::Forbidden(b)
-                | ApiError::NotFound(b)
-                | ApiError::Conflict(b)
-                | ApiError::PayloadTooLarge(b)
-                | ApiError::UnsupportedMediaType(b)
-                | ApiError::Unprocessable(b)
-                | ApiError::TooManyRequests(b)
-                | ApiError::Internal(b)
-                | ApiError::Unavailable(b) => &b.0,
-            };
+            let (code, message) = ApiError::from(e).code_and_message();
             BulkResult {
                 id: item.id,
                 ok: false,
                 status: None,
                 version: None,
-                error_code: Some(body.code.clone()),
-                error_message: Some(body.message.clone()),
+                error_code: Some(code),
+                error_message: Some(message),
             }
         }
     }

@@ -6,6 +6,7 @@ mod helpers;
 
 mod applications;
 mod auth;
+mod batches;
 mod cli;
 mod eligibility;
 mod errors;
