@@ -25,7 +25,18 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the HTTP service (the default when no command is given).
-    Serve,
+    Serve {
+        /// Load the 南关街道 demo data first (once; see `anju demo`).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Build the 南关街道 demo data set (367 → 240 → 179) in the configured database.
+    Demo,
+    /// Print a report.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Write openapi/openapi.yaml and openapi/openapi.json from the code.
@@ -41,6 +52,19 @@ pub enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// The funnel for the whole database (admin scope).
+    Funnel {
+        /// table (default), csv, xlsx or svg; files go to standard output.
+        #[arg(long, default_value = "table")]
+        format: String,
+        /// Only this programme: public_rental or low_rent.
+        #[arg(long)]
+        programme: Option<String>,
     },
 }
 
@@ -79,8 +103,17 @@ pub fn init_tracing(filter: &str) {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load().context("reading settings")?;
     init_tracing(&settings.log);
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(settings).await,
+    match cli.command.unwrap_or(Command::Serve { demo: false }) {
+        Command::Serve { demo } => {
+            if demo {
+                seed_demo(settings.clone()).await?;
+            }
+            serve(settings).await
+        }
+        Command::Demo => seed_demo(settings).await,
+        Command::Report {
+            command: ReportCommand::Funnel { format, programme },
+        } => report(settings, &format, programme.as_deref()).await,
         Command::Migrate => {
             let db = crate::db::connect(&settings.database_url, settings.db_pool_size).await?;
             crate::db::migrate(&db).await?;
@@ -132,6 +165,51 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+async fn seed_demo(settings: Settings) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if crate::demo::seed(settings, std::io::stderr().is_terminal()).await? {
+        println!(
+            "demo data loaded: log in as admin@nanguan.demo (and the accounts in the README) with password {}",
+            crate::demo::DEMO_PASSWORD
+        );
+    } else {
+        println!("demo data already present; nothing changed");
+    }
+    Ok(())
+}
+
+async fn report(settings: Settings, format: &str, programme: Option<&str>) -> anyhow::Result<()> {
+    use std::io::Write;
+    let state = crate::startup::prepare(settings, Arc::new(SystemClock)).await?;
+    let admin = crate::auth::Principal {
+        user_id: 0,
+        session_id: 0,
+        role: Role::Admin,
+        place_ids: vec![],
+    };
+    let filter = crate::reports::funnel::Filter {
+        programme: programme
+            .map(|p| {
+                crate::applications::form::Programme::parse(p)
+                    .with_context(|| format!("unknown programme {p}"))
+            })
+            .transpose()?,
+        ..Default::default()
+    };
+    let f = crate::reports::funnel::funnel(&state, &admin, &filter)
+        .await?
+        .context("no report")?;
+    let out = match format {
+        "table" => crate::reports::render::table(&f).into_bytes(),
+        "csv" => crate::reports::render::csv(&f),
+        "xlsx" => crate::reports::render::xlsx(&f).map_err(|e| anyhow::anyhow!(e))?,
+        "svg" => crate::reports::render::svg(&f).into_bytes(),
+        other => anyhow::bail!("unknown format {other}: use table, csv, xlsx or svg"),
+    };
+    std::io::stdout().write_all(&out)?;
+    Ok(())
 }
 
 fn openapi(dir: &std::path::Path, check: bool) -> anyhow::Result<()> {

@@ -28,6 +28,8 @@ pub enum ApiTags {
     Outbox,
     /// Report-up batches (上报) and the bureau's decisions.
     Batches,
+    /// Reports: the funnel.
+    Reports,
 }
 
 pub type Apis = (
@@ -41,6 +43,7 @@ pub type Apis = (
     crate::review::public::PublicApi,
     crate::notifications::api::OutboxApi,
     crate::batches::api::BatchApi,
+    crate::reports::api::ReportApi,
 );
 
 /// Builds the OpenAPI service over every domain's API.
@@ -74,6 +77,9 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
             state: state.clone(),
         },
         crate::batches::api::BatchApi {
+            state: state.clone(),
+        },
+        crate::reports::api::ReportApi {
             state: state.clone(),
         },
     );

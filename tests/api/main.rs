@@ -13,5 +13,6 @@ mod errors;
 mod health_and_docs;
 mod mail;
 mod places;
+mod reports;
 mod review;
 mod users;
