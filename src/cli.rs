@@ -31,7 +31,11 @@ pub enum Command {
         demo: bool,
     },
     /// Build the 南关街道 demo data set (367 → 240 → 179) in the configured database.
-    Demo,
+    Demo {
+        /// Also generate this many more synthetic households (for benchmarks; once).
+        #[arg(long)]
+        households: Option<u64>,
+    },
     /// Print a report.
     Report {
         #[command(subcommand)]
@@ -106,11 +110,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve { demo: false }) {
         Command::Serve { demo } => {
             if demo {
-                seed_demo(settings.clone()).await?;
+                seed_demo(settings.clone(), None).await?;
             }
             serve(settings).await
         }
-        Command::Demo => seed_demo(settings).await,
+        Command::Demo { households } => seed_demo(settings, households).await,
         Command::Report {
             command: ReportCommand::Funnel { format, programme },
         } => report(settings, &format, programme.as_deref()).await,
@@ -167,9 +171,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn seed_demo(settings: Settings) -> anyhow::Result<()> {
+async fn seed_demo(settings: Settings, households: Option<u64>) -> anyhow::Result<()> {
     use std::io::IsTerminal;
-    if crate::demo::seed(settings, std::io::stderr().is_terminal()).await? {
+    if crate::demo::seed(settings, households, std::io::stderr().is_terminal()).await? {
         println!(
             "demo data loaded: log in as admin@nanguan.demo (and the accounts in the README) with password {}",
             crate::demo::DEMO_PASSWORD

@@ -587,6 +587,83 @@ async fn plan_index_of(state: &AppState, user_id: i64) -> anyhow::Result<usize> 
         .parse()?)
 }
 
+/// `anju demo --households N`: N more synthetic households for benchmarks, through the
+/// same checks and eligibility engine in bulk (`applications::bulk`), 1,000 per
+/// transaction. Done once per database (a second run with any N changes nothing).
+pub async fn generate(
+    state: &AppState,
+    n: u64,
+    show_progress: bool,
+) -> anyhow::Result<Option<crate::applications::bulk::Imported>> {
+    const BULK_MARKER: &str = "demo_households";
+    if crate::applications::repository::secret(&state.db, BULK_MARKER)
+        .await?
+        .is_some()
+    {
+        return Ok(None);
+    }
+    let places = crate::places::service::all(&state.db).await?;
+    let communities: Vec<_> = places
+        .iter()
+        .filter(|p| p.code.starts_with("410104003-"))
+        .cloned()
+        .collect();
+    let mut people = People {
+        rng: StdRng::seed_from_u64(n ^ 0x5eed),
+        used: HashSet::new(),
+    };
+    let bar = if show_progress {
+        ProgressBar::new(n)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} {per_sec}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message("bulk");
+    let start = state.clock.now();
+    let mut total = crate::applications::bulk::Imported::default();
+    let mut i = 0u64;
+    while i < n {
+        let end = (i + 1000).min(n);
+        let mut chunk = Vec::with_capacity((end - i) as usize);
+        for k in i..end {
+            let intent = match k % 20 {
+                0 => Intent::TooRich,
+                1 => Intent::OwnsHome,
+                2 | 3 => Intent::LowRent,
+                4 => Intent::Migrant,
+                _ => Intent::PublicRental,
+            };
+            let community = communities[(k % communities.len() as u64) as usize].clone();
+            let submitted_at = start + Duration::seconds((k * 30) as i64);
+            let today = apps::local_date(submitted_at);
+            let form: Form = serde_json::from_value(people.household(
+                intent,
+                &community.code,
+                (k % 10_000) as usize,
+                today,
+            ))?;
+            chunk.push(crate::applications::bulk::Incoming {
+                form,
+                community,
+                subdistrict_code: "410104003".into(),
+                submitted_at,
+            });
+        }
+        let done = crate::applications::bulk::import(state, chunk).await?;
+        total.eligible += done.eligible;
+        total.ineligible += done.ineligible;
+        total.invalid += done.invalid;
+        bar.inc(end - i);
+        i = end;
+    }
+    crate::applications::repository::insert_secret(&state.db, BULK_MARKER, &n.to_string()).await?;
+    bar.finish_with_message("done");
+    Ok(Some(total))
+}
+
 /// The clock the demo runs on: 2015-09-01, 09:00 in Zhengzhou.
 pub fn demo_clock() -> ManualClock {
     ManualClock::new(
@@ -600,9 +677,24 @@ pub fn demo_clock() -> ManualClock {
 /// demo clock, then the demo.
 pub async fn seed(
     settings: crate::settings::Settings,
+    households: Option<u64>,
     show_progress: bool,
 ) -> anyhow::Result<bool> {
     let clock = demo_clock();
     let state = crate::startup::prepare(settings, Arc::new(clock.clone())).await?;
-    run(&state, &clock, show_progress).await
+    let story = run(&state, &clock, show_progress).await?;
+    if let Some(n) = households {
+        let started = std::time::Instant::now();
+        match generate(&state, n, show_progress).await? {
+            Some(done) => println!(
+                "generated {n} households in {:.1} s: {} eligible, {} ineligible, {} invalid",
+                started.elapsed().as_secs_f64(),
+                done.eligible,
+                done.ineligible,
+                done.invalid
+            ),
+            None => println!("the bulk households were generated before; nothing changed"),
+        }
+    }
+    Ok(story)
 }

@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod api;
+pub mod bulk;
 pub mod domain;
 pub mod form;
 pub mod lifecycle;

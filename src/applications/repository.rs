@@ -168,18 +168,28 @@ pub async fn flags_of(
 /// the row lock (PostgreSQL) or the write lock (SQLite) serialises concurrent callers,
 /// and a rolled-back transaction takes its number back with it.
 pub async fn next_in_sequence(db: &impl ConnectionTrait, scope: &str) -> Result<i64, DbErr> {
+    reserve_in_sequence(db, scope, 1).await
+}
+
+/// Reserves `count` consecutive values of a counter; returns the last one.
+pub async fn reserve_in_sequence(
+    db: &impl ConnectionTrait,
+    scope: &str,
+    count: i64,
+) -> Result<i64, DbErr> {
     let stmt = Query::insert()
         .into_table(number_sequence::Entity)
         .columns([
             number_sequence::Column::Scope,
             number_sequence::Column::LastValue,
         ])
-        .values_panic([scope.into(), 1i64.into()])
+        .values_panic([scope.into(), count.into()])
         .on_conflict(
             OnConflict::column(number_sequence::Column::Scope)
                 .value(
                     number_sequence::Column::LastValue,
-                    Expr::col((number_sequence::Entity, number_sequence::Column::LastValue)).add(1),
+                    Expr::col((number_sequence::Entity, number_sequence::Column::LastValue))
+                        .add(count),
                 )
                 .to_owned(),
         )

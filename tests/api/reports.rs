@@ -162,3 +162,47 @@ async fn the_nanguan_demo_reads_367_240_179_and_the_report_agrees_with_the_cases
         .await
         .expect(403);
 }
+
+#[tokio::test]
+async fn bulk_households_go_through_the_same_rules_once() {
+    let app = TestApp::spawn().await;
+    let done = anju::demo::generate(&app.state, 2_500, false)
+        .await
+        .unwrap()
+        .expect("first run generates");
+    assert_eq!(done.invalid, 0, "the generator makes valid forms");
+    assert_eq!(done.eligible + done.ineligible, 2_500);
+    assert!(
+        done.ineligible >= 2 * 2_500 / 20,
+        "too-rich and home-owning households fail: {done:?}"
+    );
+    assert!(
+        anju::demo::generate(&app.state, 2_500, false)
+            .await
+            .unwrap()
+            .is_none(),
+        "once per database"
+    );
+    assert_eq!(
+        application::Entity::find()
+            .count(&app.state.db)
+            .await
+            .unwrap(),
+        2_500
+    );
+    let numbers: std::collections::HashSet<String> = application::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|a| a.number)
+        .collect();
+    assert_eq!(numbers.len(), 2_500);
+    assert!(numbers.contains("410104003-2026-002500") && numbers.contains("410104003-2026-000001"));
+    let admin = app.admin().await;
+    let r = app.get("/api/v1/reports/funnel", Some(&admin)).await;
+    let r = r.expect(200).clone();
+    assert_eq!(stage(&r, "submitted"), 2_500);
+    assert_eq!(stage(&r, "eligible") as u64, done.eligible);
+    assert_eq!(outcome(&r, "ineligible") as u64, done.ineligible);
+}
