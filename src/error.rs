@@ -70,6 +70,7 @@ impl FieldError {
 
 /// One failing field, as the client sees it.
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FieldErrorView {
     /// Path of the field in the request body, e.g. `members[2].id_number`.
     pub field: String,
@@ -81,6 +82,7 @@ pub struct FieldErrorView {
 
 /// The body of every error response.
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ErrorBody {
     /// Stable machine-readable code, e.g. `validation_failed`, `not_found`.
     pub code: String,

@@ -23,6 +23,7 @@ use crate::values::{self, IdNumber};
 
 /// A place a case is filed in.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CommunityRef {
     /// Community code.
     pub code: String,
@@ -32,6 +33,7 @@ pub struct CommunityRef {
 
 /// Something unusual for a reviewer to confirm; it does not block submission.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct WarningView {
     /// Path of the field concerned, e.g. `members[1].annual_income_fen`.
     pub field: String,
@@ -54,6 +56,7 @@ fn warning_views(ws: &[super::domain::Warning]) -> Vec<WarningView> {
 
 /// One entry of a case's history.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EventView {
     /// Event id (ascending in time).
     pub id: i64,
@@ -77,6 +80,7 @@ pub struct EventView {
 
 /// A person found in another active case. Shown to staff only.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DuplicateView {
     /// Flag id, for resolving it.
     pub id: i64,
@@ -94,6 +98,7 @@ pub struct DuplicateView {
 
 /// Facts derived from a member's identity number (never typed twice).
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MemberFactsView {
     /// Index in `form.members`.
     pub index: i32,
@@ -105,6 +110,7 @@ pub struct MemberFactsView {
 
 /// A case, in full.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ApplicationView {
     /// Case id.
     pub id: i64,
@@ -236,6 +242,7 @@ impl From<CaseDetail> for ApplicationView {
 
 /// A case in a list: personal data masked.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ApplicationSummary {
     /// Case id.
     pub id: i64,
@@ -294,6 +301,7 @@ impl From<CaseSummary> for ApplicationSummary {
 
 /// A page of cases.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ApplicationPage {
     /// Cases, newest first.
     pub items: Vec<ApplicationSummary>,
@@ -303,6 +311,7 @@ pub struct ApplicationPage {
 
 /// The receipt for a submission: the written receipt the rules require.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ReceiptView {
     /// Case id.
     pub application_id: i64,
@@ -333,6 +342,7 @@ impl From<Receipt> for ReceiptView {
 
 /// Submission of a draft.
 #[derive(Object, Deserialize, Serialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRequest {
     /// The version the caller last saw; a stale one gets 409.
@@ -341,6 +351,7 @@ pub struct SubmitRequest {
 
 /// Withdrawal by the applicant.
 #[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawRequest {
     /// The version the caller last saw; a stale one gets 409.

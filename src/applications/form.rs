@@ -145,7 +145,7 @@ str_enum! {
 
 /// One member of the household.
 #[derive(Object, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[oai(rename = "MemberForm")]
+#[oai(skip_serializing_if_is_none, rename = "MemberForm")]
 #[serde(deny_unknown_fields)]
 pub struct MemberForm {
     /// Relationship to the applicant; exactly one member is `applicant` (本人).
@@ -201,7 +201,7 @@ pub struct MemberForm {
 
 /// A dwelling the household lives in or holds now.
 #[derive(Object, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[oai(rename = "HousingForm")]
+#[oai(skip_serializing_if_is_none, rename = "HousingForm")]
 #[serde(deny_unknown_fields)]
 pub struct HousingForm {
     /// Address, up to 200 characters.
@@ -219,7 +219,7 @@ pub struct HousingForm {
 
 /// A property transferred or demolished in the last five years.
 #[derive(Object, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[oai(rename = "TransferForm")]
+#[oai(skip_serializing_if_is_none, rename = "TransferForm")]
 #[serde(deny_unknown_fields)]
 pub struct TransferForm {
     /// Address, up to 200 characters.
@@ -240,7 +240,7 @@ pub struct TransferForm {
 
 /// The household's assets, in fen.
 #[derive(Object, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[oai(rename = "AssetsForm")]
+#[oai(skip_serializing_if_is_none, rename = "AssetsForm")]
 #[serde(deny_unknown_fields)]
 pub struct AssetsForm {
     /// Bank deposits in fen, 0 to 1,000,000,000,000.
@@ -260,7 +260,7 @@ pub struct AssetsForm {
 /// A household's application. In a draft every field may be missing; submission
 /// checks everything.
 #[derive(Object, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[oai(rename = "ApplicationForm")]
+#[oai(skip_serializing_if_is_none, rename = "ApplicationForm")]
 #[serde(deny_unknown_fields)]
 pub struct Form {
     /// Programme applied for.

@@ -36,6 +36,7 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> 
 
 /// A new applicant account.
 #[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// Mainland mobile number (11 digits; +86, spaces and dashes allowed). This or `email` is required.
@@ -54,6 +55,7 @@ pub struct RegisterRequest {
 
 /// Credentials.
 #[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// Mobile number or e-mail address.
@@ -66,6 +68,7 @@ pub struct LoginRequest {
 
 /// A place in a staff account's scope.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ScopePlaceView {
     /// Place code, e.g. `410104003-01`.
     pub code: String,
@@ -77,6 +80,7 @@ pub struct ScopePlaceView {
 
 /// An account.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UserView {
     /// Account id.
     pub id: i64,
@@ -121,6 +125,7 @@ impl From<Account> for UserView {
 
 /// A login session.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LoginView {
     /// Opaque bearer token: send it as `Authorization: Bearer <token>`.
     pub token: String,
@@ -225,6 +230,7 @@ impl AuthApi {
 
 /// A new staff account.
 #[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     /// Role of the new account.
@@ -254,6 +260,7 @@ pub struct CreateUserRequest {
 
 /// One page of accounts.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UserPage {
     /// Accounts in ascending id order.
     pub items: Vec<UserView>,

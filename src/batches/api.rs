@@ -20,6 +20,7 @@ use crate::startup::AppState;
 
 /// A new batch.
 #[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBatchRequest {
     /// Programme of every case in the batch.
@@ -28,6 +29,7 @@ pub struct CreateBatchRequest {
 
 /// A case to add.
 #[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 pub struct AddItemRequest {
     /// Case id (status ready_to_report, same programme, in the batch's sub-district).
@@ -36,6 +38,7 @@ pub struct AddItemRequest {
 
 /// The bureau's acknowledgement of receipt.
 #[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 pub struct AcknowledgeRequest {
     /// Number of items the bureau counted in the manifest.
@@ -47,6 +50,7 @@ pub struct AcknowledgeRequest {
 
 /// A decision on one case.
 #[derive(Object, Deserialize, Clone)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionItem {
     /// Case id.
@@ -64,6 +68,7 @@ pub struct DecisionItem {
 
 /// Decisions on cases of a batch; each succeeds or fails on its own.
 #[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 pub struct DecideRequest {
     /// 1 to 500 decisions.
@@ -73,6 +78,7 @@ pub struct DecideRequest {
 
 /// The result of one decision.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DecisionResult {
     /// Case id.
     pub application_id: i64,
@@ -90,6 +96,7 @@ pub struct DecisionResult {
 
 /// Per-case results.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DecideView {
     /// In request order.
     pub results: Vec<DecisionResult>,
@@ -97,6 +104,7 @@ pub struct DecideView {
 
 /// A case in a batch.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BatchItemView {
     /// Case id.
     pub application_id: i64,
@@ -114,6 +122,7 @@ pub struct BatchItemView {
 
 /// A batch.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BatchView {
     /// Batch id.
     pub id: i64,
@@ -182,6 +191,7 @@ impl From<BatchDetail> for BatchView {
 
 /// The sealed manifest.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ManifestView {
     /// Items in the manifest.
     pub item_count: i32,
@@ -193,6 +203,7 @@ pub struct ManifestView {
 
 /// One reconciliation figure and the cases behind it.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Figure {
     /// How many.
     pub count: u64,
@@ -209,6 +220,7 @@ fn figure(v: Vec<String>) -> Figure {
 
 /// What was sent, received and decided.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ReconciliationView {
     /// Cases in submitted batches.
     pub sent: Figure,

@@ -18,6 +18,7 @@ use crate::startup::AppState;
 
 /// A number with its unit.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct QuantityView {
     /// The integer amount: fen for money, hundredths of a m² for area, else whole units.
     pub amount: i64,
@@ -40,6 +41,7 @@ fn quantity(q: Option<Quantity>, lang: Lang) -> Option<QuantityView> {
 
 /// One line of an eligibility decision.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RuleResultView {
     /// Rule id from the policy, or `admits_class`.
     pub id: String,
@@ -83,6 +85,7 @@ fn rule_view(r: RuleResult, lang: Lang) -> RuleResultView {
 
 /// An eligibility decision, explained rule by rule.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DecisionView {
     /// Policy version used.
     pub policy_version: String,
@@ -111,6 +114,7 @@ impl From<Decision> for DecisionView {
 
 /// A published policy version.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PolicyView {
     /// Version label.
     pub version: String,
@@ -144,6 +148,7 @@ impl From<Published> for PolicyView {
 
 /// How a change of outcome counts in one community.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CommunityChangeView {
     /// Community code.
     pub community_code: String,
@@ -157,6 +162,7 @@ pub struct CommunityChangeView {
 
 /// One case whose outcome would change.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CaseChangeView {
     /// Case id.
     pub application_id: i64,
@@ -172,6 +178,7 @@ pub struct CaseChangeView {
 
 /// What a draft policy would change. Nothing is written.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SimulationView {
     /// Cases evaluated (those of the programme, in the caller's scope, with a decision).
     pub evaluated: u64,

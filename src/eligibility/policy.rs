@@ -62,7 +62,7 @@ str_enum! {
 
 /// One rule and its parameters; which parameters apply depends on `kind`.
 #[derive(Object, Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[oai(rename = "PolicyRule")]
+#[oai(skip_serializing_if_is_none, rename = "PolicyRule")]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Stable id, unique in the policy, e.g. `hukou_years`.
@@ -126,7 +126,7 @@ fn hard() -> Severity {
 
 /// The 低保 standard from a date on.
 #[derive(Object, Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[oai(rename = "DibaoPeriod")]
+#[oai(skip_serializing_if_is_none, rename = "DibaoPeriod")]
 #[serde(deny_unknown_fields)]
 pub struct DibaoPeriod {
     /// First day this standard applies.
@@ -137,7 +137,7 @@ pub struct DibaoPeriod {
 
 /// Stage deadlines in calendar days.
 #[derive(Object, Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[oai(rename = "PolicyDeadlines")]
+#[oai(skip_serializing_if_is_none, rename = "PolicyDeadlines")]
 #[serde(deny_unknown_fields)]
 pub struct Deadlines {
     /// Days to accept an eligible case (受理).
@@ -175,7 +175,7 @@ impl Default for Deadlines {
 
 /// A policy version for one programme.
 #[derive(Object, Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[oai(rename = "PolicyDocument")]
+#[oai(skip_serializing_if_is_none, rename = "PolicyDocument")]
 #[serde(deny_unknown_fields)]
 pub struct PolicyDocument {
     /// Programme the policy governs.

@@ -12,6 +12,7 @@ pub struct HealthApi {
 
 /// A probe's answer.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct HealthView {
     /// `ok` or `unavailable`.
     pub status: String,

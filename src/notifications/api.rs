@@ -19,6 +19,7 @@ use crate::startup::AppState;
 
 /// A message in the outbox (the body is not shown: it is the applicant's mail).
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OutboxView {
     /// Message id.
     pub id: i64,

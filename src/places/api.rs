@@ -13,6 +13,7 @@ use crate::startup::AppState;
 
 /// A district, sub-district or community.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PlaceView {
     /// Division code (410104, 410104003) or the office's local id for a community.
     pub code: String,
@@ -41,6 +42,7 @@ fn views(all: &[Place], items: Vec<Place>) -> Vec<PlaceView> {
 
 /// A new place.
 #[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePlaceRequest {
     /// Level in the tree.
@@ -58,6 +60,7 @@ pub struct CreatePlaceRequest {
 
 /// A new name for a place.
 #[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 pub struct RenamePlaceRequest {
     /// The new name, up to 100 characters.

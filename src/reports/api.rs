@@ -18,6 +18,7 @@ use crate::startup::AppState;
 
 /// One stage of the funnel.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct StageView {
     /// Stage code: submitted, eligible, accepted, passed_review, reported, approved, allocated.
     pub stage: String,
@@ -33,6 +34,7 @@ pub struct StageView {
 
 /// A way out of the funnel.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OutcomeView {
     /// ineligible, rejected, returned or withdrawn.
     pub outcome: String,
@@ -44,6 +46,7 @@ pub struct OutcomeView {
 
 /// Stage counts for one programme or community.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GroupView {
     /// Programme code or community name.
     pub group: String,
@@ -53,6 +56,7 @@ pub struct GroupView {
 
 /// Cases past their stage's deadline now.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OverdueView {
     /// The stage they are waiting to reach.
     pub before_stage: String,
@@ -62,6 +66,7 @@ pub struct OverdueView {
 
 /// The funnel report.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FunnelView {
     /// The place reported on.
     pub scope: String,

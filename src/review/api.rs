@@ -27,6 +27,7 @@ use crate::values;
 
 /// An action on a case. Which fields matter depends on `action`.
 #[derive(Object, Deserialize, Clone)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 pub struct ActionRequest {
     /// `accept`, `claim`, `assign`, `request_correction`, `pass_review`, `reject`,
@@ -78,6 +79,7 @@ impl ActionRequest {
 
 /// One case of a bulk action.
 #[derive(Object, Deserialize, Clone)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 pub struct BulkItem {
     /// Case id.
@@ -88,6 +90,7 @@ pub struct BulkItem {
 
 /// The same action on several cases; each succeeds or fails on its own.
 #[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 pub struct BulkRequest {
     /// `accept`, `pass_review` or `reject`.
@@ -105,6 +108,7 @@ pub struct BulkRequest {
 
 /// What happened to one case of a bulk action.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BulkResult {
     /// Case id.
     pub id: i64,
@@ -122,6 +126,7 @@ pub struct BulkResult {
 
 /// Results of a bulk action, one per case, in request order.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BulkView {
     /// Per case.
     pub results: Vec<BulkResult>,
@@ -155,6 +160,7 @@ pub enum QueueOrder {
 
 /// A case in a work queue; personal data masked.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct QueueItemView {
     /// Case id.
     pub id: i64,
@@ -192,6 +198,7 @@ pub struct QueueItemView {
 
 /// A page of a work queue.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct QueueView {
     /// Cases.
     pub items: Vec<QueueItemView>,
@@ -201,6 +208,7 @@ pub struct QueueView {
 
 /// A reason a case may be rejected for.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ReasonCodeView {
     /// Code.
     pub code: String,
@@ -210,6 +218,7 @@ pub struct ReasonCodeView {
 
 /// An objection to a public notice.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ObjectionView {
     /// Objection id.
     pub id: i64,
@@ -231,6 +240,7 @@ pub struct ObjectionView {
 
 /// A staff member's view of a case's personal data.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AccessView {
     /// Staff account.
     pub user_id: i64,
@@ -242,6 +252,7 @@ pub struct AccessView {
 
 /// A case's audit trail.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AuditView {
     /// Every event, oldest first.
     pub events: Vec<EventView>,
@@ -251,6 +262,7 @@ pub struct AuditView {
 
 /// How many notice windows were closed.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ClosedView {
     /// Cases moved to ready-to-report.
     pub moved: u64,
@@ -528,9 +540,9 @@ impl ReviewApi {
         method = "get",
         operation_id = "review_reason_codes"
     )]
-    async fn reason_codes(&self, _auth: BearerAuth) -> ReasonCodesResponse {
+    async fn reason_codes(&self, _auth: BearerAuth) -> Result<ReasonCodesResponse, ApiError> {
         let lang = Lang::current();
-        ReasonCodesResponse::Ok(Json(
+        Ok(ReasonCodesResponse::Ok(Json(
             REASON_CODES
                 .iter()
                 .map(|(code, zh, en)| ReasonCodeView {
@@ -538,7 +550,7 @@ impl ReviewApi {
                     label: Msg::new(*zh, *en).get(lang).to_string(),
                 })
                 .collect(),
-        ))
+        )))
     }
 
     /// Objections to a case

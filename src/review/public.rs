@@ -18,6 +18,7 @@ use crate::startup::AppState;
 
 /// A case on public notice (公示): masked data only.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct NoticeView {
     /// Application number; objections are filed against it.
     pub number: String,
@@ -37,6 +38,7 @@ pub struct NoticeView {
 
 /// An objection to a case on notice. Real name and contact are required.
 #[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectionRequest {
     /// The objector's real name, up to 50 characters.
@@ -52,6 +54,7 @@ pub struct ObjectionRequest {
 
 /// The receipt for an objection.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ObjectionReceipt {
     /// Objection id.
     pub id: i64,
