@@ -1,10 +1,10 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::fixtures::*;
-use crate::helpers::{Answer, TestApp};
+use crate::helpers::{TestApp, act, version};
 
 struct Office {
     admin: String,
@@ -35,23 +35,6 @@ async fn office(app: &TestApp) -> Office {
         supervisor,
         bureau,
     }
-}
-
-async fn act(app: &TestApp, token: &str, id: i64, body: Value) -> Answer {
-    app.post(
-        &format!("/api/v1/applications/{id}/actions"),
-        Some(token),
-        &body,
-    )
-    .await
-}
-
-async fn version(app: &TestApp, token: &str, id: i64) -> i64 {
-    app.get(&format!("/api/v1/applications/{id}"), Some(token))
-        .await
-        .expect(200)["version"]
-        .as_i64()
-        .unwrap()
 }
 
 /// `n` public-rental cases taken by the reviewer to ready-to-report.

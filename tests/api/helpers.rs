@@ -292,3 +292,22 @@ impl TestApp {
         E::find().count(&self.state.db).await.unwrap()
     }
 }
+
+/// A staff action on a case.
+pub async fn act(app: &TestApp, token: &str, id: i64, body: Value) -> Answer {
+    app.post(
+        &format!("/api/v1/applications/{id}/actions"),
+        Some(token),
+        &body,
+    )
+    .await
+}
+
+/// The case's current version, as `token` sees it.
+pub async fn version(app: &TestApp, token: &str, id: i64) -> i64 {
+    app.get(&format!("/api/v1/applications/{id}"), Some(token))
+        .await
+        .expect(200)["version"]
+        .as_i64()
+        .unwrap()
+}
