@@ -19,7 +19,7 @@ use crate::http::body::JsonBody;
 use crate::i18n::{Lang, Msg};
 use crate::openapi::ApiTags;
 use crate::startup::AppState;
-use crate::values::{self, IdNumber};
+use crate::values::IdNumber;
 
 /// A place a case is filed in.
 #[derive(Object)]
@@ -272,12 +272,7 @@ pub struct ApplicationSummary {
 
 impl From<CaseSummary> for ApplicationSummary {
     fn from(s: CaseSummary) -> Self {
-        let applicant = s
-            .form
-            .members
-            .iter()
-            .flatten()
-            .find(|m| m.relationship == Some(super::form::Relationship::Applicant));
+        let (applicant_name, applicant_id_number) = s.form.applicant_masked();
         ApplicationSummary {
             id: s.case.id,
             number: s.case.number,
@@ -286,12 +281,8 @@ impl From<CaseSummary> for ApplicationSummary {
             applicant_class: s.form.applicant_class,
             community: community_ref(&s.community),
             household_size: s.case.household_size,
-            applicant_name: applicant
-                .and_then(|m| m.name.as_deref())
-                .map(values::mask_name),
-            applicant_id_number: applicant
-                .and_then(|m| m.id_number.as_deref())
-                .map(values::mask_id_number),
+            applicant_name,
+            applicant_id_number,
             version: s.case.version,
             submitted_at: s.case.submitted_at,
             updated_at: s.case.updated_at,

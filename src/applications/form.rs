@@ -315,6 +315,25 @@ pub struct Form {
 }
 
 impl Form {
+    /// The member marked as the applicant (本人), if any.
+    pub fn applicant(&self) -> Option<&MemberForm> {
+        self.members
+            .iter()
+            .flatten()
+            .find(|m| m.relationship == Some(Relationship::Applicant))
+    }
+
+    /// The applicant's name and identity number, masked for lists (张*明, 4101**********0037).
+    pub fn applicant_masked(&self) -> (Option<String>, Option<String>) {
+        let a = self.applicant();
+        (
+            a.and_then(|m| m.name.as_deref())
+                .map(crate::values::mask_name),
+            a.and_then(|m| m.id_number.as_deref())
+                .map(crate::values::mask_id_number),
+        )
+    }
+
     /// Applies a partial update: every field present in `patch` replaces this one
     /// (lists are replaced whole).
     pub fn merge(&mut self, patch: Form) {

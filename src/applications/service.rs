@@ -804,10 +804,7 @@ pub async fn withdraw(
 }
 
 pub(crate) fn applicant_name(form: &Form) -> String {
-    form.members
-        .iter()
-        .flatten()
-        .find(|m| m.relationship == Some(super::form::Relationship::Applicant))
+    form.applicant()
         .and_then(|m| m.name.clone())
         .unwrap_or_default()
 }

@@ -45,9 +45,7 @@ fn rows(
         .enumerate()
         .map(|(i, (item, case))| {
             let form: Form = serde_json::from_value(case.form.clone()).unwrap_or_default();
-            let applicant = form.members.iter().flatten().find(|m| {
-                m.relationship == Some(crate::applications::form::Relationship::Applicant)
-            });
+            let applicant = form.applicant();
             let id = applicant
                 .and_then(|m| m.id_number.clone())
                 .unwrap_or_default();

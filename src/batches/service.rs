@@ -354,16 +354,7 @@ fn lang_of(c: &application::Model) -> (Lang, &'static str) {
 
 fn name_of(c: &application::Model) -> String {
     serde_json::from_value::<Form>(c.form.clone())
-        .ok()
-        .and_then(|f| {
-            f.members
-                .into_iter()
-                .flatten()
-                .find(|m| {
-                    m.relationship == Some(crate::applications::form::Relationship::Applicant)
-                })
-                .and_then(|m| m.name)
-        })
+        .map(|f| crate::applications::service::applicant_name(&f))
         .unwrap_or_default()
 }
 

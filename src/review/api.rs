@@ -23,7 +23,6 @@ use crate::http::body::JsonBody;
 use crate::i18n::{Lang, Msg};
 use crate::openapi::ApiTags;
 use crate::startup::AppState;
-use crate::values;
 
 /// An action on a case. Which fields matter depends on `action`.
 #[derive(Object, Deserialize, Clone)]
@@ -317,22 +316,6 @@ pub enum ClosedResponse {
     Ok(Json<ClosedView>),
 }
 
-fn masked(form: &Form) -> (Option<String>, Option<String>) {
-    let applicant = form
-        .members
-        .iter()
-        .flatten()
-        .find(|m| m.relationship == Some(crate::applications::form::Relationship::Applicant));
-    (
-        applicant
-            .and_then(|m| m.name.as_deref())
-            .map(values::mask_name),
-        applicant
-            .and_then(|m| m.id_number.as_deref())
-            .map(values::mask_id_number),
-    )
-}
-
 async fn bulk_one(
     state: &AppState,
     caller: &Principal,
@@ -499,7 +482,7 @@ impl ReviewApi {
             .into_iter()
             .map(|item| {
                 let form: Form = serde_json::from_value(item.case.form.clone()).unwrap_or_default();
-                let (name, id_number) = masked(&form);
+                let (name, id_number) = form.applicant_masked();
                 let days_left = item
                     .due_at
                     .map(|d| (d - now).num_seconds().div_euclid(86_400));

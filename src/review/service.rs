@@ -57,9 +57,7 @@ pub async fn notices(
         .into_iter()
         .filter_map(|c| {
             let form: Form = serde_json::from_value(c.form.clone()).ok()?;
-            let applicant = form.members.iter().flatten().find(|m| {
-                m.relationship == Some(crate::applications::form::Relationship::Applicant)
-            })?;
+            let applicant = form.applicant()?;
             Some(NoticeEntry {
                 number: c.number.clone()?,
                 applicant_name_masked: values::mask_name(applicant.name.as_deref().unwrap_or("")),
