@@ -100,10 +100,7 @@ pub async fn simulate(
         _ => return Err(ApplicationError::Forbidden),
     };
     let holders = benefit_holders(state).await?;
-    let communities: Vec<Place> = places::service::list(state).await.map_err(|e| match e {
-        places::PlaceError::Db(db) => ApplicationError::Db(db),
-        _ => ApplicationError::Forbidden,
-    })?;
+    let communities: Vec<Place> = places::service::all(&state.db).await?;
     let mut out = Simulation::default();
     let mut per: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
     let mut after = 0i64;
