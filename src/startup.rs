@@ -57,6 +57,9 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Resul
     let db = crate::db::connect(&settings.database_url, settings.db_pool_size).await?;
     crate::db::migrate(&db).await?;
     crate::eligibility::service::ensure_default_policies(&db, clock.now()).await?;
+    if crate::reports::counters::ensure(&db).await? {
+        tracing::info!("rebuilt the report counters from the event log");
+    }
     let mut state = AppState::new(db, settings, clock);
     if state.settings.id_hash_key.is_none() {
         state.id_hash_key = stored_id_hash_key(&state.db).await?.into_bytes().into();

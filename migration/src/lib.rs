@@ -9,6 +9,7 @@ mod m20261130_000002_applications;
 mod m20261130_000003_eligibility;
 mod m20261130_000004_review;
 mod m20261130_000005_batches;
+mod m20261130_000006_report_counters;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000003_eligibility::Migration),
             Box::new(m20261130_000004_review::Migration),
             Box::new(m20261130_000005_batches::Migration),
+            Box::new(m20261130_000006_report_counters::Migration),
         ]
     }
 }

@@ -20,6 +20,7 @@ use crate::eligibility;
 use crate::error::FieldError;
 use crate::i18n::{Lang, Msg};
 use crate::notifications::{self, NewMessage, templates};
+use crate::reports::counters::CaseFacts;
 use crate::startup::AppState;
 
 /// Reasons a case may be rejected for: the maintained list (code, zh, en).
@@ -299,6 +300,7 @@ pub async fn act(
     }
     let event = repo::insert_event(
         &txn,
+        &CaseFacts::of(&case),
         application_event::ActiveModel {
             application_id: Set(id),
             actor_id: Set(Some(viewer.user_id)),
@@ -554,14 +556,17 @@ pub async fn apply(
     }
     .map_err(|r| refusal(r, from))?;
     let to = rule.target(from);
-    changes.status = Set(to.as_str().to_string());
-    changes.status_since = Set(now);
+    if to != from {
+        changes.status = Set(to.as_str().to_string());
+        changes.status_since = Set(now);
+    }
     changes.updated_at = Set(now);
     if !repo::update_guarded(db, case.id, case.version, changes).await? {
         return Err(ApplicationError::Stale(case.version));
     }
     let event = repo::insert_event(
         db,
+        &CaseFacts::of(case),
         application_event::ActiveModel {
             application_id: Set(case.id),
             actor_id: Set(actor.map(|a| a.0)),
@@ -613,6 +618,7 @@ pub async fn close_due_notices(state: &AppState) -> Result<u64, ApplicationError
         }
         repo::insert_event(
             &txn,
+            &CaseFacts::of(&case),
             application_event::ActiveModel {
                 application_id: Set(case.id),
                 actor_id: Set(None),

@@ -2,7 +2,8 @@
 //! checks (`domain::validate`) and the same eligibility engine as a submission, written
 //! a thousand cases per transaction. What it leaves out, on purpose: duplicate look-ups
 //! against other cases (the generator makes every identity number unique), idempotency
-//! records and outbox messages (nobody is e-mailed about synthetic households).
+//! records and outbox messages (nobody is e-mailed about synthetic households). The
+//! report counters are kept in step as for any event, one upsert per key per chunk.
 
 use chrono::{DateTime, Utc};
 use entity::{application, application_event, eligibility_decision, member_key};
@@ -66,6 +67,7 @@ pub async fn import(state: &AppState, chunk: Vec<Incoming>) -> Result<Imported, 
     }
     let mut rows = Vec::with_capacity(checked.len());
     let mut decided = Vec::with_capacity(checked.len());
+    let mut counted = Vec::with_capacity(checked.len());
     for (inc, household, warnings, day) in &checked {
         let key = (inc.subdistrict_code.clone(), chrono::Datelike::year(day));
         let seq = next.get_mut(&key).map(|v| {
@@ -120,6 +122,7 @@ pub async fn import(state: &AppState, chunk: Vec<Incoming>) -> Result<Imported, 
             policy_version: Set(Some(decision.policy_version.clone())),
             ..Default::default()
         });
+        counted.push((inc.community.id, household.programme.as_str()));
         decided.push((
             decision,
             household
@@ -152,7 +155,10 @@ pub async fn import(state: &AppState, chunk: Vec<Incoming>) -> Result<Imported, 
     };
     let mut events = Vec::new();
     let mut keys = Vec::new();
-    for (id, (decision, hashes, submitted_at)) in first_id.iter().zip(&decided) {
+    let mut tally = crate::reports::counters::Tally::default();
+    for ((id, (decision, hashes, submitted_at)), (community, programme)) in
+        first_id.iter().zip(&decided).zip(&counted)
+    {
         let action = if decision.eligible {
             Action::PassEligibility
         } else {
@@ -163,6 +169,16 @@ pub async fn import(state: &AppState, chunk: Vec<Incoming>) -> Result<Imported, 
         } else {
             Status::Ineligible
         };
+        tally.add_case(
+            *community,
+            programme,
+            to.as_str(),
+            *submitted_at,
+            &[
+                (Action::Submit.as_str().to_string(), *submitted_at),
+                (action.as_str().to_string(), *submitted_at),
+            ],
+        );
         for (a, from, t, pv) in [
             (Action::Submit, Some(Status::Draft), Status::Submitted, None),
             (
@@ -197,6 +213,7 @@ pub async fn import(state: &AppState, chunk: Vec<Incoming>) -> Result<Imported, 
             .exec(&txn)
             .await?;
     }
+    tally.flush(&txn).await?;
     for chunk in keys.chunks(2000) {
         member_key::Entity::insert_many(chunk.to_vec())
             .exec(&txn)

@@ -6,6 +6,8 @@ use entity::{
     number_sequence,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+
+use crate::reports::counters::{self, CaseFacts};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Select,
@@ -76,10 +78,24 @@ pub async fn delete_guarded(
     Ok(res.rows_affected == 1)
 }
 
+/// Writes an event and, in the same transaction, keeps the report counters in step
+/// (`case` as it was before the change the event records).
 pub async fn insert_event(
     db: &impl ConnectionTrait,
+    case: &CaseFacts,
     row: application_event::ActiveModel,
 ) -> Result<application_event::Model, DbErr> {
+    let (Some(action), Some(to), Some(at)) = (
+        row.action.try_as_ref(),
+        row.to_status.try_as_ref(),
+        row.created_at.try_as_ref(),
+    ) else {
+        return Err(DbErr::Custom(
+            "an event needs action, to_status and time".into(),
+        ));
+    };
+    let from = row.from_status.try_as_ref().cloned().flatten();
+    counters::on_event(db, case, action, from.as_deref(), to, *at).await?;
     row.insert(db).await
 }
 

@@ -21,6 +21,7 @@ use crate::error::FieldError;
 use crate::i18n::{Lang, Msg};
 use crate::notifications::{self, NewMessage, templates};
 use crate::places::{self, Place, PlaceKind};
+use crate::reports::counters::CaseFacts;
 use crate::startup::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -414,8 +415,15 @@ async fn submit_once(
     if !repo::update_guarded(&txn, id, case.version, changes).await? {
         return Err(ApplicationError::Stale(case.version));
     }
+    let counted = CaseFacts {
+        id,
+        community_id: Some(community.id),
+        programme: Some(household.programme.as_str().to_string()),
+        status_since: case.status_since,
+    };
     let event = repo::insert_event(
         &txn,
+        &counted,
         application_event::ActiveModel {
             application_id: Set(id),
             actor_id: Set(Some(viewer.user_id)),
@@ -472,6 +480,10 @@ async fn submit_once(
             applicant_name: &applicant_name,
             day: submitted_on,
             facts: &facts,
+            counted: CaseFacts {
+                status_since: now,
+                ..counted
+            },
             now,
         },
     )
@@ -512,6 +524,8 @@ struct Checked<'a> {
     applicant_name: &'a str,
     day: NaiveDate,
     facts: &'a Facts,
+    /// The case as the report counters see it after submission.
+    counted: CaseFacts,
     now: DateTime<Utc>,
 }
 
@@ -566,6 +580,7 @@ async fn check_eligibility(
     }
     let event = repo::insert_event(
         db,
+        &c.counted,
         application_event::ActiveModel {
             application_id: Set(c.id),
             actor_id: Set(None),
@@ -760,6 +775,7 @@ pub async fn withdraw(
     }
     let event = repo::insert_event(
         &txn,
+        &CaseFacts::of(&case),
         application_event::ActiveModel {
             application_id: Set(id),
             actor_id: Set(Some(viewer.user_id)),

@@ -1,6 +1,6 @@
 //! HTTP for reports: the funnel as JSON, or as a CSV, XLSX or SVG file.
 
-use chrono::{DateTime, Utc};
+use chrono::NaiveDate;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
     param::{Path, Query},
@@ -24,11 +24,12 @@ pub struct StageView {
     pub stage: String,
     /// Label in the request's language.
     pub label: String,
-    /// Distinct cases that reached the stage in the period.
+    /// Distinct cases that first reached the stage on a day in the period.
     pub count: u64,
     /// Percent of the previous stage.
     pub ratio_from_previous: Option<f64>,
-    /// Median days cases spent in this stage before the next.
+    /// Median days cases spent in this stage before the next (to a tenth of a day), over
+    /// the cases that reached the next stage in the period.
     pub median_days: Option<f64>,
 }
 
@@ -166,8 +167,8 @@ fn filter(
     programme: Option<Programme>,
     community: Option<String>,
     subdistrict: Option<String>,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
 ) -> Filter {
     Filter {
         programme,
@@ -182,7 +183,7 @@ fn filter(
 impl ReportApi {
     /// Funnel report
     ///
-    /// Counts per stage from the event log, with conversion ratios, median days per stage,
+    /// Counts per stage (kept in step with the event log), with conversion ratios, median days per stage,
     /// overdue counts and breakdowns by programme and community. The bureau sees its
     /// district, a supervisor the sub-district, a reviewer their communities.
     #[oai(
@@ -199,10 +200,10 @@ impl ReportApi {
         community: Query<Option<String>>,
         /// Only this sub-district (code).
         subdistrict: Query<Option<String>>,
-        /// Events at or after.
-        from: Query<Option<DateTime<Utc>>>,
-        /// Events before.
-        to: Query<Option<DateTime<Utc>>>,
+        /// First local day (Asia/Shanghai) counted, e.g. 2015-09-01.
+        from: Query<Option<NaiveDate>>,
+        /// Last local day counted (inclusive).
+        to: Query<Option<NaiveDate>>,
     ) -> Result<FunnelResponse, ApiError> {
         let f = self
             .compute(
@@ -234,10 +235,10 @@ impl ReportApi {
         community: Query<Option<String>>,
         /// Only this sub-district (code).
         subdistrict: Query<Option<String>>,
-        /// Events at or after.
-        from: Query<Option<DateTime<Utc>>>,
-        /// Events before.
-        to: Query<Option<DateTime<Utc>>>,
+        /// First local day (Asia/Shanghai) counted, e.g. 2015-09-01.
+        from: Query<Option<NaiveDate>>,
+        /// Last local day counted (inclusive).
+        to: Query<Option<NaiveDate>>,
     ) -> Result<FunnelFileResponse, ApiError> {
         if !matches!(format.0.as_str(), "csv" | "xlsx") {
             return Err(ApiError::not_found());
@@ -283,10 +284,10 @@ impl ReportApi {
         community: Query<Option<String>>,
         /// Only this sub-district (code).
         subdistrict: Query<Option<String>>,
-        /// Events at or after.
-        from: Query<Option<DateTime<Utc>>>,
-        /// Events before.
-        to: Query<Option<DateTime<Utc>>>,
+        /// First local day (Asia/Shanghai) counted, e.g. 2015-09-01.
+        from: Query<Option<NaiveDate>>,
+        /// Last local day counted (inclusive).
+        to: Query<Option<NaiveDate>>,
     ) -> Result<FunnelChartResponse, ApiError> {
         let f = self
             .compute(

@@ -166,7 +166,7 @@ pub async fn file_objection(
     .insert(&txn)
     .await
     .map_err(ApplicationError::from)?;
-    application_event::ActiveModel {
+    let event = application_event::ActiveModel {
         application_id: Set(case.id),
         actor_id: Set(None),
         action: Set(Action::FileObjection.as_str().to_string()),
@@ -176,8 +176,12 @@ pub async fn file_objection(
         policy_version: Set(case.policy_version.clone()),
         created_at: Set(now),
         ..Default::default()
-    }
-    .insert(&txn)
+    };
+    crate::applications::repository::insert_event(
+        &txn,
+        &crate::reports::counters::CaseFacts::of(&case),
+        event,
+    )
     .await
     .map_err(ApplicationError::from)?;
     txn.commit().await.map_err(ApplicationError::from)?;

@@ -2,6 +2,8 @@ use entity::application;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::Value;
 
+use anju::clock::Clock;
+
 use crate::helpers::TestApp;
 
 fn stage(report: &Value, name: &str) -> i64 {
@@ -32,6 +34,47 @@ async fn count_status(app: &TestApp, status: &str) -> i64 {
         .count(&app.state.db)
         .await
         .unwrap() as i64
+}
+
+/// The funnel's overdue counts equal a direct count of the cases past their policy
+/// deadline now; returns them.
+async fn overdue_agrees(app: &TestApp) -> [i64; 2] {
+    let db = &app.state.db;
+    let now = app.clock.now();
+    let today = anju::applications::service::local_date(now);
+    let mut expected = [0i64; 2];
+    for p in anju::applications::form::Programme::ALL {
+        let policy = anju::eligibility::service::policy_in_force(db, *p, today)
+            .await
+            .unwrap()
+            .unwrap();
+        for (i, (status, days)) in [
+            ("eligible", policy.deadlines.acceptance_days),
+            ("under_review", policy.deadlines.first_review_days),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            expected[i] += application::Entity::find()
+                .filter(application::Column::Programme.eq(p.as_str()))
+                .filter(application::Column::Status.eq(status))
+                .filter(
+                    application::Column::StatusSince.lt(now - chrono::Duration::days(days.into())),
+                )
+                .count(db)
+                .await
+                .unwrap() as i64;
+        }
+    }
+    // A fresh session each time: the clock may have moved past the last one's expiry.
+    let bureau = app
+        .token("bureau@nanguan.demo", anju::demo::DEMO_PASSWORD)
+        .await;
+    let report = app.get("/api/v1/reports/funnel", Some(&bureau)).await;
+    let o = &report.expect(200)["overdue"];
+    assert_eq!(o[0]["count"].as_i64().unwrap(), expected[0], "{now}: {o}");
+    assert_eq!(o[1]["count"].as_i64().unwrap(), expected[1], "{now}: {o}");
+    expected
 }
 
 #[tokio::test]
@@ -133,12 +176,60 @@ async fn the_nanguan_demo_reads_367_240_179_and_the_report_agrees_with_the_cases
         String::from_utf8(csv.0.into_body().into_vec().await.unwrap()[3..].to_vec()).unwrap();
     assert!(text.contains("符合条件,eligible,367"), "{text}");
 
+    // The counters the report reads equal a recount from the event log, and rebuilding
+    // them from the log gives the same report.
+    use anju::reports::counters;
+    let db = &app.state.db;
+    assert_eq!(
+        counters::stored(db).await.unwrap(),
+        counters::recount(db).await.unwrap()
+    );
+    counters::rebuild(db).await.unwrap();
+    let rebuilt = app.get("/api/v1/reports/funnel", Some(&bureau)).await;
+    assert_eq!(rebuilt.expect(200), &r);
+    assert!(
+        r["stages"][2]["median_days"].as_f64().is_some(),
+        "cases left first review in the demo: {r}"
+    );
+
+    // The period is in local days, both ends included.
+    let before = app
+        .get("/api/v1/reports/funnel?to=2015-08-31", Some(&bureau))
+        .await;
+    assert_eq!(stage(before.expect(200), "submitted"), 0);
+    let from_start = app
+        .get(
+            "/api/v1/reports/funnel?from=2015-09-01&to=2030-12-31",
+            Some(&bureau),
+        )
+        .await;
+    assert_eq!(from_start.expect(200)["stages"], r["stages"]);
+    app.get("/api/v1/reports/funnel?from=2015-13-01", Some(&bureau))
+        .await
+        .expect(400);
+
+    // Overdue counts agree with the cases and the policy deadlines at the demo's end,
+    // at later times and a year on.
+    overdue_agrees(&app).await;
+    for days in [2, 5, 9, 14, 20, 365] {
+        app.clock
+            .advance(chrono::Duration::days(days) + chrono::Duration::hours(5));
+        overdue_agrees(&app).await;
+    }
+    assert_eq!(
+        overdue_agrees(&app).await[0],
+        count_status(&app, "eligible").await
+    );
+
     // Running it again changes nothing.
     assert!(
         !anju::demo::run(&app.state, &app.clock, false)
             .await
             .unwrap()
     );
+    let bureau = app
+        .token("bureau@nanguan.demo", anju::demo::DEMO_PASSWORD)
+        .await;
     let again = app.get("/api/v1/reports/funnel", Some(&bureau)).await;
     assert_eq!(stage(again.expect(200), "eligible"), 367);
     assert_eq!(
@@ -198,6 +289,15 @@ async fn bulk_households_go_through_the_same_rules_once() {
         .filter_map(|a| a.number)
         .collect();
     assert_eq!(numbers.len(), 2_500);
+    assert_eq!(
+        anju::reports::counters::stored(&app.state.db)
+            .await
+            .unwrap(),
+        anju::reports::counters::recount(&app.state.db)
+            .await
+            .unwrap(),
+        "bulk intake keeps the report counters in step"
+    );
     assert!(numbers.contains("410104003-2026-002500") && numbers.contains("410104003-2026-000001"));
     let admin = app.admin().await;
     let r = app.get("/api/v1/reports/funnel", Some(&admin)).await;
@@ -205,4 +305,61 @@ async fn bulk_households_go_through_the_same_rules_once() {
     assert_eq!(stage(&r, "submitted"), 2_500);
     assert_eq!(stage(&r, "eligible") as u64, done.eligible);
     assert_eq!(outcome(&r, "ineligible") as u64, done.ineligible);
+}
+
+#[tokio::test]
+async fn a_case_is_overdue_from_the_minute_its_deadline_passes() {
+    use crate::fixtures::household;
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    app.staff(&admin, "supervisor", "s@nanguan.test", &["410104003"])
+        .await;
+    let applicant = app.applicant("13900002222").await;
+    let receipt = app.file(&applicant, &household()).await;
+    assert_eq!(receipt["status"], "eligible", "{receipt}");
+    let today = anju::applications::service::local_date(app.clock.now());
+    let policy = anju::eligibility::service::policy_in_force(
+        &app.state.db,
+        anju::applications::form::Programme::PublicRental,
+        today,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let days = i64::from(policy.deadlines.acceptance_days);
+    let overdue_now = async || {
+        let sup = app.token("s@nanguan.test", crate::helpers::PASSWORD).await;
+        let r = app.get("/api/v1/reports/funnel", Some(&sup)).await;
+        r.expect(200)["overdue"][0]["count"].as_i64().unwrap()
+    };
+    app.clock
+        .advance(chrono::Duration::days(days) - chrono::Duration::minutes(1));
+    assert_eq!(overdue_now().await, 0, "a minute before the deadline");
+    app.clock.advance(chrono::Duration::minutes(2));
+    assert_eq!(overdue_now().await, 1, "a minute after the deadline");
+    app.clock.advance(chrono::Duration::days(1));
+    assert_eq!(overdue_now().await, 1, "a day after, from the counters");
+    assert_eq!(overdue_agrees_quiet(&app).await, 1);
+}
+
+/// Direct count of eligible cases past the acceptance deadline (no report involved).
+async fn overdue_agrees_quiet(app: &TestApp) -> i64 {
+    let now = app.clock.now();
+    let policy = anju::eligibility::service::policy_in_force(
+        &app.state.db,
+        anju::applications::form::Programme::PublicRental,
+        anju::applications::service::local_date(now),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    application::Entity::find()
+        .filter(application::Column::Status.eq("eligible"))
+        .filter(
+            application::Column::StatusSince
+                .lt(now - chrono::Duration::days(policy.deadlines.acceptance_days.into())),
+        )
+        .count(&app.state.db)
+        .await
+        .unwrap() as i64
 }
