@@ -1,13 +1,16 @@
 //! Load generator: drives a running anju with N concurrent clients for T seconds per
 //! scenario and prints throughput and p50/p95/p99/max latency (HDR histogram).
 //!
-//! `cargo run --release --example loadgen -- [base-url] [clients] [seconds]`
+//! `cargo run --release --example loadgen -- [base-url] [clients] [seconds] [database-url]`
 //!
 //! Needs a server with the demo data (`anju serve --demo`): it logs in as the demo
 //! reviewer and bureau. Scenarios: a trivial endpoint (`/health/live`, the HTTP
 //! baseline), submit application (draft + submit, each client its own applicant), a
-//! reviewer's queue page, a case detail, and the bureau's funnel report. (The raw
-//! database rate for the same writes is not measured yet: see BENCHMARKS.md.)
+//! reviewer's queue page, a case detail, and the bureau's funnel report.
+//!
+//! Given the server's database URL, it also measures the database's own rate for a
+//! submission's writes (see [`raw`]), right after the HTTP submit scenario and with the
+//! same number of clients, while the server is idle.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +26,236 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
 type Http = Client<HttpConnector, Full<Bytes>>;
+
+/// A submission's transactions issued straight to the database: the same rows, the same
+/// statements and the same two write transactions as `POST /applications` followed by
+/// `POST /applications/{id}/submit` (draft insert; then idempotency check, case read,
+/// number sequence, case update, submit event with its report counters, member keys and
+/// duplicate look-up, receipt message, eligibility update, eligibility event with its
+/// counters, stored decision, result message, idempotency record). Left out, because
+/// they are not database work of the submission: HTTP, JSON parsing, authentication,
+/// validation, the eligibility engine, template rendering, and the reads of places and
+/// policies. The decision and the messages are copied from a real submission of the
+/// same household, so the rows have their real sizes.
+mod raw {
+    use anju::applications::repository as repo;
+    use anju::notifications::{NewMessage, enqueue, templates::Rendered};
+    use anju::reports::counters::CaseFacts;
+    use chrono::Utc;
+    use entity::{
+        application, application_event, eligibility_decision, idempotency_record, outbox_message,
+        place, user_account,
+    };
+    use sea_orm::{
+        ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
+        QueryFilter, QueryOrder,
+    };
+    use serde_json::Value;
+
+    pub struct Fixture {
+        user_id: i64,
+        community_id: i64,
+        form: Value,
+        decision: eligibility_decision::Model,
+        messages: Vec<outbox_message::Model>,
+        response: Value,
+    }
+
+    /// Reads the rows of the newest HTTP submission to copy.
+    pub async fn fixture(db: &DatabaseConnection) -> Fixture {
+        let decision = eligibility_decision::Entity::find()
+            .order_by_desc(eligibility_decision::Column::Id)
+            .one(db)
+            .await
+            .expect("read")
+            .expect("an HTTP submission ran first");
+        let case = application::Entity::find_by_id(decision.application_id)
+            .one(db)
+            .await
+            .expect("read")
+            .expect("its case");
+        let messages = outbox_message::Entity::find()
+            .filter(outbox_message::Column::ApplicationId.eq(case.id))
+            .all(db)
+            .await
+            .expect("read");
+        let idem = idempotency_record::Entity::find()
+            .filter(idempotency_record::Column::ApplicationId.eq(case.id))
+            .one(db)
+            .await
+            .expect("read")
+            .expect("its idempotency record");
+        let user = user_account::Entity::find_by_id(idem.user_id)
+            .one(db)
+            .await
+            .expect("read")
+            .expect("its applicant");
+        let community = place::Entity::find_by_id(case.community_id.expect("community"))
+            .one(db)
+            .await
+            .expect("read")
+            .expect("its community");
+        Fixture {
+            user_id: user.id,
+            community_id: community.id,
+            form: case.form,
+            decision,
+            messages,
+            response: idem.response,
+        }
+    }
+
+    fn message(f: &Fixture, i: usize, application_id: i64, event_id: i64) -> NewMessage {
+        let m = &f.messages[i.min(f.messages.len() - 1)];
+        NewMessage {
+            application_id: Some(application_id),
+            event_id: Some(event_id),
+            kind: if i == 0 { "receipt" } else { "eligibility" },
+            recipient: m.recipient.clone(),
+            language: "zh",
+            rendered: Rendered {
+                subject: m.subject.clone(),
+                text: m.body_text.clone(),
+                html: m.body_html.clone(),
+            },
+        }
+    }
+
+    fn event(
+        id: i64,
+        action: &str,
+        from: &str,
+        to: &str,
+        now: chrono::DateTime<Utc>,
+    ) -> application_event::ActiveModel {
+        application_event::ActiveModel {
+            application_id: Set(id),
+            actor_id: Set(None),
+            action: Set(action.into()),
+            from_status: Set(Some(from.into())),
+            to_status: Set(to.into()),
+            created_at: Set(now),
+            ..Default::default()
+        }
+    }
+
+    /// One submission's two write transactions.
+    pub async fn submission(
+        db: &DatabaseConnection,
+        f: &Fixture,
+        seq: u64,
+        tag: u64,
+    ) -> Result<(), DbErr> {
+        let now = Utc::now();
+        let txn = anju::db::begin_write(db).await?;
+        let draft = repo::insert(
+            &txn,
+            application::ActiveModel {
+                applicant_id: Set(Some(f.user_id)),
+                source: Set("online".into()),
+                programme: Set(Some("public_rental".into())),
+                applicant_class: Set(Some("local".into())),
+                community_id: Set(Some(f.community_id)),
+                status: Set("draft".into()),
+                form: Set(f.form.clone()),
+                warnings: Set(serde_json::json!([])),
+                household_size: Set(1),
+                language: Set("zh".into()),
+                version: Set(1),
+                created_at: Set(now),
+                updated_at: Set(now),
+                status_since: Set(now),
+                ..Default::default()
+            },
+        )
+        .await?;
+        txn.commit().await?;
+
+        let txn = anju::db::begin_write(db).await?;
+        let key = format!("raw-{tag}-{seq}");
+        repo::find_idempotency(&txn, f.user_id, &key).await?;
+        let case = repo::find(&txn, draft.id)
+            .await?
+            .ok_or(DbErr::RecordNotFound("case".into()))?;
+        let year = chrono::Datelike::year(&now);
+        let n = repo::next_in_sequence(&txn, &format!("application:410104003:{year}")).await?;
+        let facts = CaseFacts::of(&case);
+        repo::update_guarded(
+            &txn,
+            case.id,
+            case.version,
+            application::ActiveModel {
+                number: Set(Some(format!("410104003-{year}-{n:06}"))),
+                form: Set(f.form.clone()),
+                status: Set("submitted".into()),
+                submitted_at: Set(Some(now)),
+                status_since: Set(now),
+                ..Default::default()
+            },
+        )
+        .await?;
+        let submitted = repo::insert_event(
+            &txn,
+            &facts,
+            event(case.id, "submit", "draft", "submitted", now),
+        )
+        .await?;
+        let hash = format!("{:064x}", u128::from(tag as u32) << 64 | u128::from(seq));
+        repo::replace_member_keys(&txn, case.id, std::slice::from_ref(&hash)).await?;
+        repo::keys_matching(&txn, std::slice::from_ref(&hash), case.id).await?;
+        enqueue(&txn, message(f, 0, case.id, submitted.id), now).await?;
+        repo::update_guarded(
+            &txn,
+            case.id,
+            case.version + 1,
+            application::ActiveModel {
+                status: Set("eligible".into()),
+                status_since: Set(now),
+                policy_version: Set(Some(f.decision.policy_version.clone())),
+                warnings: Set(serde_json::json!([])),
+                ..Default::default()
+            },
+        )
+        .await?;
+        let facts = CaseFacts {
+            status_since: now,
+            ..facts
+        };
+        let checked = repo::insert_event(
+            &txn,
+            &facts,
+            event(case.id, "pass_eligibility", "submitted", "eligible", now),
+        )
+        .await?;
+        eligibility_decision::ActiveModel {
+            application_id: Set(case.id),
+            event_id: Set(checked.id),
+            policy_version: Set(f.decision.policy_version.clone()),
+            eligible: Set(true),
+            flagged: Set(false),
+            decision: Set(f.decision.decision.clone()),
+            evaluated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        enqueue(&txn, message(f, 1, case.id, checked.id), now).await?;
+        repo::insert_idempotency(
+            &txn,
+            idempotency_record::Model {
+                user_id: f.user_id,
+                key,
+                request_hash: "0".repeat(64),
+                application_id: case.id,
+                status_code: 201,
+                response: f.response.clone(),
+                created_at: now,
+            },
+        )
+        .await?;
+        txn.commit().await
+    }
+}
 
 async fn call(
     http: &Http,
@@ -248,6 +481,23 @@ async fn main() {
         },
     )
     .await;
+    if let Some(url) = args.get(4) {
+        let db = anju::db::connect(url, 8)
+            .await
+            .expect("connect to the database");
+        let fixture = Arc::new(raw::fixture(&db).await);
+        let tag = u64::from(run);
+        scenario(
+            "raw database: a submission's two transactions (no HTTP)",
+            clients,
+            seconds,
+            move |_, n| {
+                let (db, f) = (db.clone(), fixture.clone());
+                async move { raw::submission(&db, &f, n, tag).await.is_ok() }
+            },
+        )
+        .await;
+    }
     let (h, b, t) = (http.clone(), base.clone(), reviewer.clone());
     scenario("reviewer queue page (20)", clients, seconds, move |_, _| {
         let (h, b, t) = (h.clone(), b.clone(), t.clone());
@@ -283,25 +533,20 @@ async fn main() {
     })
     .await;
     let (h, b, t) = (http.clone(), base.clone(), bureau.clone());
-    scenario(
-        "funnel report (bureau)",
-        clients.min(8),
-        seconds,
-        move |_, _| {
-            let (h, b, t) = (h.clone(), b.clone(), t.clone());
-            async move {
-                call(
-                    &h,
-                    Method::GET,
-                    &format!("{b}/api/v1/reports/funnel"),
-                    Some(&t),
-                    None,
-                    &[],
-                )
-                .await
-                .0 == 200
-            }
-        },
-    )
+    scenario("funnel report (bureau)", clients, seconds, move |_, _| {
+        let (h, b, t) = (h.clone(), b.clone(), t.clone());
+        async move {
+            call(
+                &h,
+                Method::GET,
+                &format!("{b}/api/v1/reports/funnel"),
+                Some(&t),
+                None,
+                &[],
+            )
+            .await
+            .0 == 200
+        }
+    })
     .await;
 }

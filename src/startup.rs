@@ -20,6 +20,8 @@ pub struct AppState {
     pub id_hash_key: Arc<[u8]>,
     /// Limits public objections per client address and per contact.
     pub objection_limiter: Arc<crate::http::rate_limit::RateLimiter>,
+    /// The place tree, cached (see `places::service::PlaceCache`).
+    pub places: crate::places::service::PlaceCache,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
                 5,
                 chrono::Duration::hours(1),
             )),
+            places: Default::default(),
         }
     }
 

@@ -107,7 +107,7 @@ pub async fn queue(
     let mut communities = viewer.communities.clone();
     if let Some(code) = &q.community_code {
         let found =
-            places::service::resolve_codes(&state.db, "community", std::slice::from_ref(code))
+            places::service::resolve_codes_cached(state, "community", std::slice::from_ref(code))
                 .await?;
         let id = found.ok().and_then(|v| v.first().map(|p| p.id));
         communities.retain(|c| Some(*c) == id);
@@ -192,7 +192,7 @@ pub async fn queue(
     let rows: Vec<_> = rows.into_iter().take(q.limit as usize).collect();
     let next_cursor = if more { rows.last().map(encode) } else { None };
     let ids: Vec<i64> = rows.iter().filter_map(|r| r.community_id).collect();
-    let places = places::service::by_ids(&state.db, &ids).await?;
+    let places = places::service::by_ids_cached(state, &ids).await?;
     let items = rows
         .into_iter()
         .map(|case| {

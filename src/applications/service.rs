@@ -58,7 +58,7 @@ pub struct Viewer {
 impl Viewer {
     pub async fn of(state: &AppState, caller: &Principal) -> Result<Viewer, DbErr> {
         let communities = if caller.role.scope_kind().is_some() {
-            places::service::communities_within(&state.db, &caller.place_ids).await?
+            places::service::communities_within_cached(state, &caller.place_ids).await?
         } else {
             vec![]
         };
@@ -160,14 +160,15 @@ pub(crate) async fn load_visible(
 /// Resolves the community named in a form, checking it is a community and, for staff
 /// entering a counter application, in their scope.
 async fn resolve_community(
-    db: &impl ConnectionTrait,
+    state: &AppState,
     viewer: &Viewer,
     code: Option<&str>,
 ) -> Result<Result<Option<Place>, FieldError>, DbErr> {
     let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
         return Ok(Ok(None));
     };
-    let found = places::service::resolve_codes(db, "community_code", &[code.to_string()]).await?;
+    let found =
+        places::service::resolve_codes_cached(state, "community_code", &[code.to_string()]).await?;
     let place = match found {
         Ok(mut v) if !v.is_empty() => v.remove(0),
         _ => {
@@ -233,7 +234,7 @@ pub async fn create_draft(
         return Err(ApplicationError::Forbidden);
     }
     let mut errors = domain::check_draft(&form);
-    let community = resolve_community(&state.db, &viewer, form.community_code.as_deref())
+    let community = resolve_community(state, &viewer, form.community_code.as_deref())
         .await?
         .map_err(|e| errors.push(e))
         .ok()
@@ -276,7 +277,7 @@ pub async fn update_draft(
     let mut form = parse_form(&case)?;
     form.merge(patch);
     let mut errors = domain::check_draft(&form);
-    let community = resolve_community(&state.db, &viewer, form.community_code.as_deref())
+    let community = resolve_community(state, &viewer, form.community_code.as_deref())
         .await?
         .map_err(|e| errors.push(e))
         .ok()
@@ -383,7 +384,7 @@ async fn submit_once(
     let now = state.clock.now();
     let today = local_date(now);
     let form = parse_form(&case)?;
-    let community = resolve_community(&txn, viewer, form.community_code.as_deref()).await?;
+    let community = resolve_community(state, viewer, form.community_code.as_deref()).await?;
     let (household, warnings) = match (domain::validate(&form, today), community) {
         (Ok(ok), Ok(Some(_))) => ok,
         (result, community) => {
@@ -394,14 +395,14 @@ async fn submit_once(
             return Err(ApplicationError::Invalid(errors));
         }
     };
-    let community = resolve_community(&txn, viewer, Some(&household.community_code))
+    let community = resolve_community(state, viewer, Some(&household.community_code))
         .await?
         .ok()
         .flatten()
         .ok_or(ApplicationError::NotFound)?;
     let number = match &case.number {
         Some(n) => n.clone(),
-        None => assign_number(&txn, &community, today).await?,
+        None => assign_number(state, &txn, &community, today).await?,
     };
     let normalised = household.to_form();
     let mut changes = draft_columns(&normalised, Some(&community), now)?;
@@ -633,12 +634,13 @@ async fn check_eligibility(
 /// `410104003-2026-000123`: the community's sub-district code, the local year and a
 /// gap-free sequence per sub-district and year.
 async fn assign_number(
+    state: &AppState,
     db: &impl ConnectionTrait,
     community: &Place,
     today: NaiveDate,
 ) -> Result<String, ApplicationError> {
     let parent = match community.parent_id {
-        Some(pid) => places::service::by_ids(db, &[pid])
+        Some(pid) => places::service::by_ids_cached(state, &[pid])
             .await?
             .into_iter()
             .next(),
@@ -857,7 +859,7 @@ pub(crate) async fn detail_of(
 ) -> Result<CaseDetail, ApplicationError> {
     let form = parse_form(&case)?;
     let community = match case.community_id {
-        Some(cid) => places::service::by_ids(&state.db, &[cid])
+        Some(cid) => places::service::by_ids_cached(state, &[cid])
             .await?
             .into_iter()
             .next(),
@@ -920,7 +922,7 @@ pub async fn list(
     };
     let rows = repo::page(&state.db, scoped, before, limit).await?;
     let community_ids: Vec<i64> = rows.iter().filter_map(|r| r.community_id).collect();
-    let communities = places::service::by_ids(&state.db, &community_ids).await?;
+    let communities = places::service::by_ids_cached(state, &community_ids).await?;
     rows.into_iter()
         .map(|case| {
             let form = parse_form(&case)?;

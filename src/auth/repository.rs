@@ -143,17 +143,15 @@ pub async fn find_live_session(
     token_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<(session_token::Model, user_account::Model)>, DbErr> {
-    let Some(session) = session_token::Entity::find()
+    // One round trip: every authenticated request starts here.
+    let found = session_token::Entity::find()
+        .find_also_related(user_account::Entity)
         .filter(session_token::Column::TokenHash.eq(token_hash))
         .filter(session_token::Column::RevokedAt.is_null())
         .filter(session_token::Column::ExpiresAt.gt(now))
         .one(db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let user = find_user(db, session.user_id).await?;
-    Ok(user.map(|u| (session, u)))
+        .await?;
+    Ok(found.and_then(|(session, user)| user.map(|u| (session, u))))
 }
 
 pub async fn revoke_session(

@@ -1,6 +1,9 @@
 //! Places use cases: list the tree, add and rename places, resolve codes and expand a
 //! staff scope to the communities it covers.
 
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
 use entity::place;
 use poem_openapi::Enum;
 use sea_orm::{ConnectionTrait, DbErr, SqlErr};
@@ -123,6 +126,19 @@ pub async fn by_ids(db: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<Place>
     convert(repo::by_ids(db, ids).await?)
 }
 
+/// The places with these ids, from the cache, in id order.
+pub async fn by_ids_cached(state: &AppState, ids: &[i64]) -> Result<Vec<Place>, DbErr> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(cached(state)
+        .await?
+        .iter()
+        .filter(|p| ids.contains(&p.id))
+        .cloned()
+        .collect())
+}
+
 /// The places named by `codes`, in the given order, or a field error per unknown code.
 pub async fn resolve_codes(
     db: &impl ConnectionTrait,
@@ -130,6 +146,23 @@ pub async fn resolve_codes(
     codes: &[String],
 ) -> Result<Result<Vec<Place>, Vec<FieldError>>, DbErr> {
     let found = convert(repo::by_codes(db, codes).await?)?;
+    Ok(resolve_in(&found, field, codes))
+}
+
+/// [`resolve_codes`], from the cached tree.
+pub async fn resolve_codes_cached(
+    state: &AppState,
+    field: &str,
+    codes: &[String],
+) -> Result<Result<Vec<Place>, Vec<FieldError>>, DbErr> {
+    Ok(resolve_in(&cached(state).await?, field, codes))
+}
+
+fn resolve_in(
+    found: &[Place],
+    field: &str,
+    codes: &[String],
+) -> Result<Vec<Place>, Vec<FieldError>> {
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for (i, code) in codes.iter().enumerate() {
@@ -146,11 +179,11 @@ pub async fn resolve_codes(
             )),
         }
     }
-    Ok(if errors.is_empty() {
+    if errors.is_empty() {
         Ok(out)
     } else {
         Err(errors)
-    })
+    }
 }
 
 /// The input of a new place.
@@ -244,6 +277,7 @@ pub async fn create(
         Some(SqlErr::UniqueConstraintViolation(_)) => PlaceError::CodeTaken,
         _ => PlaceError::Db(e),
     })?;
+    state.places.invalidate();
     Ok(Place::try_from(row)?)
 }
 
@@ -259,9 +293,49 @@ pub async fn rename(
         .await?
         .ok_or(PlaceError::NotFound)?;
     repo::rename(&state.db, place.id, &name).await?;
+    state.places.invalidate();
     let mut place = Place::try_from(place)?;
     place.name = name;
     Ok(place)
+}
+
+/// The place tree, read once and kept in memory: almost every request needs it (scopes,
+/// communities) and it changes only through the admin endpoints here, which drop it. A
+/// copy is also dropped after a minute, so another server process's change shows within
+/// one.
+#[derive(Clone, Default)]
+pub struct PlaceCache(Arc<RwLock<Option<(Instant, Arc<Vec<Place>>)>>>);
+
+const PLACE_CACHE_TTL: Duration = Duration::from_secs(60);
+
+impl PlaceCache {
+    pub async fn get(&self, db: &impl ConnectionTrait) -> Result<Arc<Vec<Place>>, DbErr> {
+        if let Some((at, places)) = self.0.read().unwrap_or_else(|p| p.into_inner()).as_ref()
+            && at.elapsed() < PLACE_CACHE_TTL
+        {
+            return Ok(places.clone());
+        }
+        let fresh = Arc::new(convert(repo::all(db).await?)?);
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), fresh.clone()));
+        Ok(fresh)
+    }
+
+    pub fn invalidate(&self) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+/// Every place, from the cache.
+pub async fn cached(state: &AppState) -> Result<Arc<Vec<Place>>, DbErr> {
+    state.places.get(&state.db).await
+}
+
+/// [`communities_within`], from the cached tree.
+pub async fn communities_within_cached(
+    state: &AppState,
+    place_ids: &[i64],
+) -> Result<Vec<i64>, DbErr> {
+    Ok(communities_in(&cached(state).await?, place_ids))
 }
 
 /// The ids of every community inside the given places (a community counts itself).
@@ -269,7 +343,10 @@ pub async fn communities_within(
     db: &impl ConnectionTrait,
     place_ids: &[i64],
 ) -> Result<Vec<i64>, DbErr> {
-    let all = convert(repo::all(db).await?)?;
+    Ok(communities_in(&convert(repo::all(db).await?)?, place_ids))
+}
+
+fn communities_in(all: &[Place], place_ids: &[i64]) -> Vec<i64> {
     let mut frontier: Vec<i64> = place_ids.to_vec();
     let mut communities = Vec::new();
     while let Some(id) = frontier.pop() {
@@ -284,5 +361,5 @@ pub async fn communities_within(
         }
     }
     communities.sort_unstable();
-    Ok(communities)
+    communities
 }

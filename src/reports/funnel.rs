@@ -114,24 +114,24 @@ pub struct Funnel {
 
 /// The communities the caller may report on, and a name for the scope.
 async fn scope(
-    db: &impl ConnectionTrait,
+    state: &AppState,
     caller: &Principal,
     f: &Filter,
 ) -> Result<Option<(Vec<Place>, String)>, DbErr> {
-    let all = places::service::all(db).await?;
+    let all = places::service::cached(state).await?;
     let own = match caller.role {
         Role::Applicant => return Ok(None),
         Role::Admin => all.iter().map(|p| p.id).collect(),
         _ => caller.place_ids.clone(),
     };
-    let mut ids = places::service::communities_within(db, &own).await?;
+    let mut ids = places::service::communities_within_cached(state, &own).await?;
     if let Some(code) = &f.subdistrict_code {
         let sub: Vec<i64> = all
             .iter()
             .filter(|p| &p.code == code && p.kind == PlaceKind::Subdistrict)
             .map(|p| p.id)
             .collect();
-        let within = places::service::communities_within(db, &sub).await?;
+        let within = places::service::communities_within_cached(state, &sub).await?;
         ids.retain(|c| within.contains(c));
     }
     if let Some(code) = &f.community_code {
@@ -143,7 +143,10 @@ async fn scope(
         .map(|p| p.name.clone())
         .unwrap_or_else(|| "—".into());
     Ok(Some((
-        all.into_iter().filter(|p| ids.contains(&p.id)).collect(),
+        all.iter()
+            .filter(|p| ids.contains(&p.id))
+            .cloned()
+            .collect(),
         name,
     )))
 }
@@ -202,7 +205,7 @@ pub async fn funnel(
     f: &Filter,
 ) -> Result<Option<Funnel>, DbErr> {
     let db = &state.db;
-    let Some((communities, scope_name)) = scope(db, caller, f).await? else {
+    let Some((communities, scope_name)) = scope(state, caller, f).await? else {
         return Ok(None);
     };
     let ids: Vec<i64> = communities.iter().map(|c| c.id).collect();
