@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use chrono::{Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use entity::{application, funnel_count, funnel_duration, status_count};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Expr, Func};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use serde::Serialize;
 
 use crate::applications::form::Programme;
@@ -171,18 +172,42 @@ fn median(histogram: &BTreeMap<i32, u64>) -> Option<f64> {
     Some((mid).round() / 10.0)
 }
 
-/// The counter rows in scope and period.
+/// Cases per (community, programme, stage) in scope and period.
+type CountRow = (i64, String, String, i64);
+/// Cases per (stage, tenths of a day) in scope and period.
+type DurationRow = (String, i32, i64);
+
+/// The counters in scope and period, summed by the database over the days: a few hundred
+/// rows whatever the period's length. (`CAST` because PostgreSQL sums a `bigint` into a
+/// `numeric`.)
 async fn rows(
     db: &impl ConnectionTrait,
     communities: &[i64],
     f: &Filter,
-) -> Result<(Vec<funnel_count::Model>, Vec<funnel_duration::Model>), DbErr> {
+) -> Result<(Vec<CountRow>, Vec<DurationRow>), DbErr> {
     use funnel_count::Column as C;
     use funnel_duration::Column as D;
-    let mut counts =
-        funnel_count::Entity::find().filter(C::CommunityId.is_in(communities.to_vec()));
-    let mut durations =
-        funnel_duration::Entity::find().filter(D::CommunityId.is_in(communities.to_vec()));
+    fn sum(col: impl sea_orm::sea_query::IntoColumnRef) -> Expr {
+        Expr::from(Func::cast_as(Func::sum(Expr::col(col)), "BIGINT"))
+    }
+    let mut counts = funnel_count::Entity::find()
+        .select_only()
+        .column(C::CommunityId)
+        .column(C::Programme)
+        .column(C::Stage)
+        .column_as(sum(C::Cases), "cases")
+        .filter(C::CommunityId.is_in(communities.to_vec()))
+        .group_by(C::CommunityId)
+        .group_by(C::Programme)
+        .group_by(C::Stage);
+    let mut durations = funnel_duration::Entity::find()
+        .select_only()
+        .column(D::Stage)
+        .column(D::Tenths)
+        .column_as(sum(D::Cases), "cases")
+        .filter(D::CommunityId.is_in(communities.to_vec()))
+        .group_by(D::Stage)
+        .group_by(D::Tenths);
     if let Some(p) = f.programme {
         counts = counts.filter(C::Programme.eq(p.as_str()));
         durations = durations.filter(D::Programme.eq(p.as_str()));
@@ -195,7 +220,10 @@ async fn rows(
         counts = counts.filter(C::Day.lte(to));
         durations = durations.filter(D::Day.lte(to));
     }
-    Ok((counts.all(db).await?, durations.all(db).await?))
+    Ok((
+        counts.into_tuple().all(db).await?,
+        durations.into_tuple().all(db).await?,
+    ))
 }
 
 /// Computes the funnel for the caller's scope, or `None` for a caller with no reports.
@@ -210,11 +238,11 @@ pub async fn funnel(
     };
     let ids: Vec<i64> = communities.iter().map(|c| c.id).collect();
     let (counts, durations) = rows(db, &ids, f).await?;
-    let total = |key: &str, keep: &dyn Fn(&funnel_count::Model) -> bool| -> u64 {
+    let total = |key: &str, keep: &dyn Fn(&CountRow) -> bool| -> u64 {
         counts
             .iter()
-            .filter(|r| r.stage == key && keep(r))
-            .map(|r| r.cases.max(0) as u64)
+            .filter(|r| r.2 == key && keep(r))
+            .map(|r| r.3.max(0) as u64)
             .sum()
     };
     let mut stages = Vec::new();
@@ -222,8 +250,8 @@ pub async fn funnel(
     for (stage, zh, en, _) in STAGES.iter() {
         let n = total(stage, &|_| true);
         let mut histogram = BTreeMap::new();
-        for r in durations.iter().filter(|r| r.stage == *stage) {
-            *histogram.entry(r.tenths).or_insert(0) += r.cases.max(0) as u64;
+        for (_, tenths, cases) in durations.iter().filter(|r| r.0 == *stage) {
+            *histogram.entry(*tenths).or_insert(0) += (*cases).max(0) as u64;
         }
         stages.push(Stage {
             stage,
@@ -256,7 +284,7 @@ pub async fn funnel(
             group: p.as_str().to_string(),
             counts: STAGES
                 .iter()
-                .map(|s| total(s.0, &|r| r.programme == p.as_str()))
+                .map(|s| total(s.0, &|r| r.1 == p.as_str()))
                 .collect(),
         })
         .collect();
@@ -267,7 +295,7 @@ pub async fn funnel(
             group: c.name.clone(),
             counts: STAGES
                 .iter()
-                .map(|s| total(s.0, &|r| r.community_id == c.id))
+                .map(|s| total(s.0, &|r| r.0 == c.id))
                 .collect(),
         })
         .collect();
