@@ -22,6 +22,8 @@ pub struct AppState {
     pub objection_limiter: Arc<crate::http::rate_limit::RateLimiter>,
     /// The place tree, cached (see `places::service::PlaceCache`).
     pub places: crate::places::service::PlaceCache,
+    /// Policies in force, cached for display paths (see `eligibility::service::PolicyCache`).
+    pub policies: crate::eligibility::service::PolicyCache,
 }
 
 impl AppState {
@@ -42,6 +44,7 @@ impl AppState {
                 chrono::Duration::hours(1),
             )),
             places: Default::default(),
+            policies: Default::default(),
         }
     }
 

@@ -100,8 +100,9 @@ pub async fn queue(
     let today = local_date(now);
     let mut deadlines = Vec::new();
     for p in Programme::ALL {
-        if let Some(policy) = eligibility::service::policy_in_force(&state.db, *p, today).await? {
-            deadlines.push((*p, policy.deadlines));
+        if let Some(policy) = eligibility::service::policy_in_force_cached(state, *p, today).await?
+        {
+            deadlines.push((*p, policy.deadlines.clone()));
         }
     }
     let mut communities = viewer.communities.clone();

@@ -143,6 +143,7 @@ pub async fn publish(
         Some(SqlErr::UniqueConstraintViolation(_)) => EligibilityError::VersionTaken,
         _ => EligibilityError::Db(e),
     })?;
+    state.policies.invalidate();
     Ok(Published { row, document: doc })
 }
 
@@ -167,6 +168,57 @@ pub async fn policy_in_force(
         .await?
         .map(|row| document_of(&row))
         .transpose()
+}
+
+/// The versions in force, kept in memory for the read paths that only show deadlines
+/// (queues, overdue counts): a version is never edited, publishing here drops the copy,
+/// and a copy is dropped after a minute so another process's publication shows within
+/// one. Decisions on submission always read the database.
+#[derive(Clone, Default)]
+pub struct PolicyCache(PolicyMap);
+
+type PolicyMap = std::sync::Arc<
+    std::sync::RwLock<
+        std::collections::HashMap<
+            (Programme, NaiveDate),
+            (std::time::Instant, Option<std::sync::Arc<PolicyDocument>>),
+        >,
+    >,
+>;
+
+impl PolicyCache {
+    pub fn invalidate(&self) {
+        self.0.write().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+/// [`policy_in_force`], from the cache.
+pub async fn policy_in_force_cached(
+    state: &AppState,
+    programme: Programme,
+    day: NaiveDate,
+) -> Result<Option<std::sync::Arc<PolicyDocument>>, DbErr> {
+    const TTL: std::time::Duration = std::time::Duration::from_secs(60);
+    if let Some((at, doc)) = state
+        .policies
+        .0
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&(programme, day))
+        && at.elapsed() < TTL
+    {
+        return Ok(doc.clone());
+    }
+    let doc = policy_in_force(&state.db, programme, day)
+        .await?
+        .map(std::sync::Arc::new);
+    state
+        .policies
+        .0
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert((programme, day), (std::time::Instant::now(), doc.clone()));
+    Ok(doc)
 }
 
 /// Decides a household under the version in force on `day`; `None` when no version is.

@@ -327,7 +327,7 @@ async fn overdue(
         .filter(|p| programme.is_none_or(|x| x == **p))
     {
         let Some(policy) =
-            crate::eligibility::service::policy_in_force(&state.db, *p, today).await?
+            crate::eligibility::service::policy_in_force_cached(state, *p, today).await?
         else {
             continue;
         };
