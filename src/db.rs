@@ -7,13 +7,16 @@
 //! read-then-write transaction fails with "database is locked" under concurrency no
 //! matter how long the busy timeout is. PostgreSQL ignores that option.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, ExecResult, QueryResult, SqliteTransactionMode, Statement, TransactionOptions,
     TransactionTrait,
 };
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// Connects with the pool settings described in the module docs.
 pub async fn connect(url: &str, pool_size: u32) -> Result<DatabaseConnection, DbErr> {
@@ -32,13 +35,67 @@ pub async fn connect(url: &str, pool_size: u32) -> Result<DatabaseConnection, Db
     Database::connect(opt).await
 }
 
-/// Begins a transaction that will write: `BEGIN IMMEDIATE` on SQLite.
-pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
+/// SQLite lets one writer in at a time, and a connection that finds the lock taken
+/// sleeps in SQLite's busy handler (1 ms, 2 ms, 5 ms, ... up to 100 ms a try) instead of
+/// being woken when the lock frees. Under load that turns into long, random waits. So
+/// on SQLite the write transactions of this process queue here first, in order, and
+/// only the one at the head asks SQLite for the lock. PostgreSQL writers run in
+/// parallel and skip the gate.
+static SQLITE_WRITE_GATE: std::sync::LazyLock<Arc<Mutex<()>>> =
+    std::sync::LazyLock::new(|| Arc::new(Mutex::new(())));
+
+/// A write transaction; on SQLite it holds the write gate until committed or dropped.
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    _gate: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTxn {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+}
+
+/// Begins a transaction that will write: `BEGIN IMMEDIATE` on SQLite, behind the gate.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
+    let gate = match db.get_database_backend() {
+        DbBackend::Sqlite => Some(SQLITE_WRITE_GATE.clone().lock_owned().await),
+        _ => None,
+    };
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?;
+    Ok(WriteTxn { txn, _gate: gate })
 }
 
 /// Applies every pending migration.
