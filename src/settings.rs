@@ -60,6 +60,9 @@ pub struct Settings {
     pub outbox_lease_secs: i64,
     /// Timeout of one SMTP send, in seconds.
     pub smtp_timeout_secs: u64,
+    /// How long a computed funnel report is reused for the same scope and filters, in
+    /// seconds (0: never). Many bureau users refreshing at once then cost one computation.
+    pub report_cache_secs: u64,
 }
 
 impl Default for Settings {
@@ -87,6 +90,7 @@ impl Default for Settings {
             outbox_backoff_secs: 30,
             outbox_lease_secs: 120,
             smtp_timeout_secs: 30,
+            report_cache_secs: 2,
         }
     }
 }

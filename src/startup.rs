@@ -24,6 +24,8 @@ pub struct AppState {
     pub places: crate::places::service::PlaceCache,
     /// Policies in force, cached for display paths (see `eligibility::service::PolicyCache`).
     pub policies: crate::eligibility::service::PolicyCache,
+    /// Recently computed funnel reports (see `reports::funnel::FunnelCache`).
+    pub funnels: crate::reports::funnel::FunnelCache,
 }
 
 impl AppState {
@@ -45,6 +47,7 @@ impl AppState {
             )),
             places: Default::default(),
             policies: Default::default(),
+            funnels: Default::default(),
         }
     }
 

@@ -55,12 +55,14 @@ impl MigrationTrait for Migration {
                     .col(string_len(FunnelCount::Programme, 16))
                     .col(string_len(FunnelCount::Stage, 24))
                     .col(big_integer(FunnelCount::Cases))
+                    // Day last: the report sums days per (community, programme, stage)
+                    // straight off the key, with no sort.
                     .primary_key(
                         Index::create()
                             .col(FunnelCount::CommunityId)
-                            .col(FunnelCount::Day)
                             .col(FunnelCount::Programme)
-                            .col(FunnelCount::Stage),
+                            .col(FunnelCount::Stage)
+                            .col(FunnelCount::Day),
                     )
                     .to_owned(),
             )

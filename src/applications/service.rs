@@ -253,7 +253,10 @@ pub async fn create_draft(
     row.version = Set(1);
     row.created_at = Set(now);
     row.status_since = Set(now);
-    let case = repo::insert(&state.db, row).await?;
+    // Through the write gate like every write on the submission path (see `db`).
+    let txn = crate::db::begin_write(&state.db).await?;
+    let case = repo::insert(&txn, row).await?;
+    txn.commit().await?;
     detail_of(state, &viewer, case).await
 }
 
@@ -286,9 +289,11 @@ pub async fn update_draft(
         return Err(ApplicationError::Invalid(errors));
     }
     let changes = draft_columns(&form, community.as_ref(), state.clock.now())?;
-    if !repo::update_guarded(&state.db, id, version, changes).await? {
+    let txn = crate::db::begin_write(&state.db).await?;
+    if !repo::update_guarded(&txn, id, version, changes).await? {
         return Err(ApplicationError::Stale(case.version));
     }
+    txn.commit().await?;
     let case = repo::find(&state.db, id)
         .await?
         .ok_or(ApplicationError::NotFound)?;
@@ -847,7 +852,9 @@ pub async fn get(
     let case = load_visible(&state.db, &viewer, id).await?;
     if viewer.is_staff() {
         // Every view of a case's full personal data by staff is on record.
-        repo::record_access(&state.db, id, viewer.user_id, "detail", state.clock.now()).await?;
+        let txn = crate::db::begin_write(&state.db).await?;
+        repo::record_access(&txn, id, viewer.user_id, "detail", state.clock.now()).await?;
+        txn.commit().await?;
     }
     detail_of(state, &viewer, case).await
 }

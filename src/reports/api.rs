@@ -1,5 +1,7 @@
 //! HTTP for reports: the funnel as JSON, or as a CSV, XLSX or SVG file.
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
@@ -156,8 +158,8 @@ pub struct ReportApi {
 }
 
 impl ReportApi {
-    async fn compute(&self, auth: &BearerAuth, f: Filter) -> Result<Funnel, ApiError> {
-        funnel::funnel(&self.state, &auth.0, &f)
+    async fn compute(&self, auth: &BearerAuth, f: Filter) -> Result<Arc<Funnel>, ApiError> {
+        funnel::funnel_cached(&self.state, &auth.0, &f)
             .await?
             .ok_or_else(ApiError::forbidden)
     }
@@ -211,7 +213,7 @@ impl ReportApi {
                 filter(programme.0, community.0, subdistrict.0, from.0, to.0),
             )
             .await?;
-        Ok(FunnelResponse::Ok(Json(f.into())))
+        Ok(FunnelResponse::Ok(Json(Funnel::clone(&f).into())))
     }
 
     /// Funnel report as a file

@@ -196,7 +196,7 @@ impl Tally {
                     n.into(),
                 ])
                 .on_conflict(
-                    OnConflict::columns([C::CommunityId, C::Day, C::Programme, C::Stage])
+                    OnConflict::columns([C::CommunityId, C::Programme, C::Stage, C::Day])
                         .value(C::Cases, Expr::col((funnel_count::Entity, C::Cases)).add(n))
                         .to_owned(),
                 )

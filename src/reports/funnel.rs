@@ -5,7 +5,9 @@
 //! tenth of a day. All of it is read from the counters in `super::counters`, kept in step
 //! with the event log, so the report costs the same at 400 cases and at 1,000,000.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use chrono::{Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use entity::{application, funnel_count, funnel_duration, status_count};
@@ -224,6 +226,62 @@ async fn rows(
         counts.into_tuple().all(db).await?,
         durations.into_tuple().all(db).await?,
     ))
+}
+
+/// Recently computed reports by caller scope, filters and minute (see
+/// `Settings::report_cache_secs`); one computation at a time fills it.
+#[derive(Clone, Default)]
+pub struct FunnelCache {
+    done: Arc<Mutex<HashMap<String, (Instant, Arc<Funnel>)>>>,
+    computing: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl FunnelCache {
+    fn get(&self, key: &str, ttl: std::time::Duration) -> Option<Arc<Funnel>> {
+        let done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        done.get(key)
+            .filter(|(at, _)| at.elapsed() < ttl)
+            .map(|(_, f)| f.clone())
+    }
+
+    fn put(&self, key: String, f: Arc<Funnel>) {
+        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        if done.len() >= 256 {
+            done.clear();
+        }
+        done.insert(key, (Instant::now(), f));
+    }
+}
+
+/// The funnel for the caller's scope, reused for `report_cache_secs`; `None` for a
+/// caller with no reports.
+pub async fn funnel_cached(
+    state: &AppState,
+    caller: &Principal,
+    f: &Filter,
+) -> Result<Option<Arc<Funnel>>, DbErr> {
+    let ttl = std::time::Duration::from_secs(state.settings.report_cache_secs);
+    if ttl.is_zero() {
+        return Ok(funnel(state, caller, f).await?.map(Arc::new));
+    }
+    let key = format!(
+        "{:?}|{:?}|{f:?}|{}",
+        caller.role,
+        caller.place_ids,
+        state.clock.now().format("%Y%m%d%H%M")
+    );
+    if let Some(hit) = state.funnels.get(&key, ttl) {
+        return Ok(Some(hit));
+    }
+    let _one = state.funnels.computing.lock().await;
+    if let Some(hit) = state.funnels.get(&key, ttl) {
+        return Ok(Some(hit));
+    }
+    let Some(fresh) = funnel(state, caller, f).await?.map(Arc::new) else {
+        return Ok(None);
+    };
+    state.funnels.put(key, fresh.clone());
+    Ok(Some(fresh))
 }
 
 /// Computes the funnel for the caller's scope, or `None` for a caller with no reports.

@@ -96,6 +96,8 @@ impl TestApp {
             // Tests move the clock by weeks; tokens should outlive that unless a test
             // is about expiry.
             token_ttl_minutes: 60 * 24 * 365,
+            // Reports must show each step at once; one test turns the cache on.
+            report_cache_secs: 0,
             ..Settings::default()
         };
         tune(&mut settings);
