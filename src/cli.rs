@@ -70,6 +70,13 @@ pub enum ReportCommand {
         #[arg(long)]
         programme: Option<String>,
     },
+    /// Check the report counters against a recount from the event log (exit 1 if they
+    /// differ), or rebuild them from it.
+    Counters {
+        /// Replace the counters with the recount.
+        #[arg(long)]
+        rebuild: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -118,6 +125,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report {
             command: ReportCommand::Funnel { format, programme },
         } => report(settings, &format, programme.as_deref()).await,
+        Command::Report {
+            command: ReportCommand::Counters { rebuild },
+        } => counters(settings, rebuild).await,
         Command::Migrate => {
             let db = crate::db::connect(&settings.database_url, settings.db_pool_size).await?;
             crate::db::migrate(&db).await?;
@@ -182,6 +192,32 @@ async fn seed_demo(settings: Settings, households: Option<u64>) -> anyhow::Resul
         println!("demo data already present; nothing changed");
     }
     Ok(())
+}
+
+async fn counters(settings: Settings, rebuild: bool) -> anyhow::Result<()> {
+    use crate::reports::counters;
+    let db = crate::db::connect(&settings.database_url, settings.db_pool_size).await?;
+    crate::db::migrate(&db).await?;
+    if rebuild {
+        counters::rebuild(&db).await?;
+        println!("rebuilt the report counters from the event log");
+        return Ok(());
+    }
+    let differences = counters::differences(
+        &counters::stored(&db).await?,
+        &counters::recount(&db).await?,
+    );
+    if differences.is_empty() {
+        println!("the report counters agree with the event log");
+        return Ok(());
+    }
+    for d in differences.iter().take(20) {
+        println!("{d}");
+    }
+    anyhow::bail!(
+        "{} counter rows differ from the event log",
+        differences.len()
+    )
 }
 
 async fn report(settings: Settings, format: &str, programme: Option<&str>) -> anyhow::Result<()> {

@@ -413,6 +413,36 @@ pub async fn stored(db: &impl ConnectionTrait) -> Result<Tally, DbErr> {
     Ok(t)
 }
 
+/// Where two tallies differ, one line per key: (stored, recounted).
+pub fn differences(stored: &Tally, recounted: &Tally) -> Vec<String> {
+    fn diff<K: Ord + std::fmt::Debug>(
+        what: &str,
+        a: &BTreeMap<K, i64>,
+        b: &BTreeMap<K, i64>,
+        out: &mut Vec<String>,
+    ) {
+        for k in a.keys().chain(b.keys().filter(|k| !a.contains_key(*k))) {
+            let (x, y) = (
+                a.get(k).copied().unwrap_or(0),
+                b.get(k).copied().unwrap_or(0),
+            );
+            if x != y {
+                out.push(format!("{what} {k:?}: stored {x}, event log {y}"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    diff("reached", &stored.reached, &recounted.reached, &mut out);
+    diff(
+        "duration",
+        &stored.durations,
+        &recounted.durations,
+        &mut out,
+    );
+    diff("status", &stored.statuses, &recounted.statuses, &mut out);
+    out
+}
+
 /// The static name of a stored key.
 fn key_named(name: &str) -> Option<&'static str> {
     STAGES

@@ -94,3 +94,39 @@ async fn the_bootstrap_settings_create_an_admin_only_once() {
         .await
         .expect(401);
 }
+
+#[tokio::test]
+async fn anju_report_counters_finds_a_counter_out_of_step_and_rebuilds_it() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn().await;
+    let applicant = app.applicant("13900004444").await;
+    app.file(&applicant, &crate::fixtures::household()).await;
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_anju"))
+            .args(args)
+            .env("ANJU_DATABASE_URL", &app.database_url)
+            .env("ANJU_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let ok = run(&["report", "counters"]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("agree"));
+
+    app.state
+        .db
+        .execute_unprepared("UPDATE funnel_count SET cases = cases + 1 WHERE stage = 'eligible'")
+        .await
+        .unwrap();
+    let off = run(&["report", "counters"]);
+    assert!(!off.status.success(), "a wrong counter must fail the check");
+    let said = String::from_utf8_lossy(&off.stdout);
+    assert!(
+        said.contains("reached") && said.contains("stored 2, event log 1"),
+        "{said}"
+    );
+
+    let rebuilt = run(&["report", "counters", "--rebuild"]);
+    assert!(rebuilt.status.success());
+    assert!(run(&["report", "counters"]).status.success());
+}

@@ -147,6 +147,9 @@ if pending:
     failures.append(f"{pending} messages still pending: the outbox did not drain")
 sent = int(query("select count(*) from outbox_message where status = 'sent'")[0][0])
 # The captured log must hold no identity numbers, tokens or passwords.
+check = subprocess.run([BIN, "report", "counters"], env=env, capture_output=True, text=True)
+if check.returncode != 0:
+    failures.append("report counters differ from the event log: " + check.stdout[-500:] + check.stderr[-500:])
 log = open(os.path.join(work, "serve.log"), encoding="utf-8", errors="replace").read()
 if "request" not in log:
     failures.append("the access log is empty: the leak check would prove nothing")
