@@ -304,7 +304,10 @@ pub async fn rename(
 /// copy is also dropped after a minute, so another server process's change shows within
 /// one.
 #[derive(Clone, Default)]
-pub struct PlaceCache(Arc<RwLock<Option<(Instant, Arc<Vec<Place>>)>>>);
+pub struct PlaceCache(Arc<RwLock<Option<CachedPlaces>>>);
+
+/// When the tree was read, and the tree.
+type CachedPlaces = (Instant, Arc<Vec<Place>>);
 
 const PLACE_CACHE_TTL: Duration = Duration::from_secs(60);
 

@@ -337,26 +337,28 @@ pub async fn on_event(
     t.flush(db).await
 }
 
+/// (id, community, programme, status, status since) of a case.
+type CaseRow = (i64, Option<i64>, Option<String>, String, DateTime<Utc>);
+
 /// Counts every submitted case from the event log, without writing.
 pub async fn recount(db: &impl ConnectionTrait) -> Result<Tally, DbErr> {
     let mut tally = Tally::default();
     let mut after = 0i64;
     loop {
-        let cases: Vec<(i64, Option<i64>, Option<String>, String, DateTime<Utc>)> =
-            application::Entity::find()
-                .select_only()
-                .column(application::Column::Id)
-                .column(application::Column::CommunityId)
-                .column(application::Column::Programme)
-                .column(application::Column::Status)
-                .column(application::Column::StatusSince)
-                .filter(application::Column::Id.gt(after))
-                .filter(application::Column::Status.ne(Status::Draft.as_str()))
-                .order_by_asc(application::Column::Id)
-                .limit(2000)
-                .into_tuple()
-                .all(db)
-                .await?;
+        let cases: Vec<CaseRow> = application::Entity::find()
+            .select_only()
+            .column(application::Column::Id)
+            .column(application::Column::CommunityId)
+            .column(application::Column::Programme)
+            .column(application::Column::Status)
+            .column(application::Column::StatusSince)
+            .filter(application::Column::Id.gt(after))
+            .filter(application::Column::Status.ne(Status::Draft.as_str()))
+            .order_by_asc(application::Column::Id)
+            .limit(2000)
+            .into_tuple()
+            .all(db)
+            .await?;
         let Some(last) = cases.last() else {
             break;
         };

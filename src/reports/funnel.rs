@@ -228,11 +228,14 @@ async fn rows(
     ))
 }
 
+/// When a report was computed, and the report.
+type Computed = (Instant, Arc<Funnel>);
+
 /// Recently computed reports by caller scope, filters and minute (see
 /// `Settings::report_cache_secs`); one computation at a time fills it.
 #[derive(Clone, Default)]
 pub struct FunnelCache {
-    done: Arc<Mutex<HashMap<String, (Instant, Arc<Funnel>)>>>,
+    done: Arc<Mutex<HashMap<String, Computed>>>,
     computing: Arc<tokio::sync::Mutex<()>>,
 }
 
