@@ -486,10 +486,6 @@ async fn main() {
             .await
             .expect("connect to the database");
         let fixture = Arc::new(raw::fixture(&db).await);
-        // Writes go where the server's go: on SQLite, one connection of their own.
-        let db = anju::db::writer(&db, url)
-            .await
-            .expect("connect the writer");
         let tag = u64::from(run);
         scenario(
             "raw database: a submission's two transactions (no HTTP)",

@@ -20,22 +20,8 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// Connects with the pool settings described in the module docs.
 pub async fn connect(url: &str, pool_size: u32) -> Result<DatabaseConnection, DbErr> {
-    connect_pool(url, pool_size.max(2)).await
-}
-
-/// The connection write transactions use. On SQLite, a pool of one connection of its own,
-/// so a writer at the head of the gate never waits behind readers for a pooled
-/// connection (SQLite has one writer anyway); on PostgreSQL, the shared pool.
-pub async fn writer(db: &DatabaseConnection, url: &str) -> Result<DatabaseConnection, DbErr> {
-    match db.get_database_backend() {
-        DbBackend::Sqlite => connect_pool(url, 1).await,
-        _ => Ok(db.clone()),
-    }
-}
-
-async fn connect_pool(url: &str, size: u32) -> Result<DatabaseConnection, DbErr> {
     let mut opt = ConnectOptions::new(url);
-    opt.max_connections(size)
+    opt.max_connections(pool_size.max(2))
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false)

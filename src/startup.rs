@@ -14,8 +14,6 @@ use crate::settings::Settings;
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
-    /// Where write transactions run (`db::writer`): on SQLite one connection of its own.
-    pub writer: DatabaseConnection,
     pub settings: Arc<Settings>,
     pub clock: Arc<dyn Clock>,
     /// Key of the keyed hash under which identity numbers are compared.
@@ -39,7 +37,6 @@ impl AppState {
             .as_bytes()
             .into();
         AppState {
-            writer: db.clone(),
             db,
             settings: Arc::new(settings),
             clock,
@@ -72,9 +69,7 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Resul
     if crate::reports::counters::ensure(&db).await? {
         tracing::info!("rebuilt the report counters from the event log");
     }
-    let writer = crate::db::writer(&db, &settings.database_url).await?;
     let mut state = AppState::new(db, settings, clock);
-    state.writer = writer;
     if state.settings.id_hash_key.is_none() {
         state.id_hash_key = stored_id_hash_key(&state.db).await?.into_bytes().into();
     }

@@ -115,7 +115,7 @@ pub async fn act(
     if !viewer.is_staff() {
         return Err(ApplicationError::Forbidden);
     }
-    let txn = crate::db::begin_write(&state.writer).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let case = load_visible(&txn, &viewer, id).await?;
     let from = parse_status(&case)?;
     let rule = lifecycle::transition(from, action, viewer.role).map_err(|r| refusal(r, from))?;
@@ -595,7 +595,7 @@ pub async fn close_due_notices(state: &AppState) -> Result<u64, ApplicationError
         .await?;
     let mut moved = 0;
     for case in due {
-        let txn = crate::db::begin_write(&state.writer).await?;
+        let txn = crate::db::begin_write(&state.db).await?;
         let blocking = objection::Entity::find()
             .filter(objection::Column::ApplicationId.eq(case.id))
             .filter(objection::Column::Status.is_in(["open", "upheld"]))

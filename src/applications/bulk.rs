@@ -38,7 +38,7 @@ pub struct Imported {
 /// Takes in a chunk of households in one write transaction.
 pub async fn import(state: &AppState, chunk: Vec<Incoming>) -> Result<Imported, DbErr> {
     let mut out = Imported::default();
-    let txn = crate::db::begin_write(&state.writer).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let mut policies = std::collections::HashMap::new();
     let mut checked = Vec::with_capacity(chunk.len());
     for inc in chunk {

@@ -254,7 +254,7 @@ pub async fn create_draft(
     row.created_at = Set(now);
     row.status_since = Set(now);
     // Through the write gate like every write on the submission path (see `db`).
-    let txn = crate::db::begin_write(&state.writer).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let case = repo::insert(&txn, row).await?;
     txn.commit().await?;
     detail_of(state, &viewer, case).await
@@ -289,7 +289,7 @@ pub async fn update_draft(
         return Err(ApplicationError::Invalid(errors));
     }
     let changes = draft_columns(&form, community.as_ref(), state.clock.now())?;
-    let txn = crate::db::begin_write(&state.writer).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     if !repo::update_guarded(&txn, id, version, changes).await? {
         return Err(ApplicationError::Stale(case.version));
     }
@@ -371,7 +371,7 @@ async fn submit_once(
     version: Option<i32>,
     key: &IdempotencyKey,
 ) -> Result<Submitted, ApplicationError> {
-    let txn = crate::db::begin_write(&state.writer).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     if let Some(out) = replay(&txn, viewer.user_id, key).await? {
         return Ok(out);
     }
@@ -762,7 +762,7 @@ pub async fn withdraw(
         ),
         None => None,
     };
-    let txn = crate::db::begin_write(&state.writer).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let case = load_visible(&txn, &viewer, id).await?;
     let from = parse_status(&case)?;
     let rule =
@@ -852,7 +852,7 @@ pub async fn get(
     let case = load_visible(&state.db, &viewer, id).await?;
     if viewer.is_staff() {
         // Every view of a case's full personal data by staff is on record.
-        let txn = crate::db::begin_write(&state.writer).await?;
+        let txn = crate::db::begin_write(&state.db).await?;
         repo::record_access(&txn, id, viewer.user_id, "detail", state.clock.now()).await?;
         txn.commit().await?;
     }

@@ -217,7 +217,7 @@ pub async fn create_account(state: &AppState, input: NewAccount) -> Result<Accou
         (Ok(_), Err(e)) => return Err(e),
     };
     let password_hash = hash(valid.password.clone()).await?;
-    let txn = crate::db::begin_write(&state.writer).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let user = repo::insert_user(
         &txn,
         NewUser {
@@ -318,7 +318,7 @@ pub async fn login(
     };
     let (token, token_hash) = domain::new_token();
     let expires_at = now + Duration::minutes(state.settings.token_ttl_minutes);
-    let txn = crate::db::begin_write(&state.writer).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     repo::clear_throttle(&txn, &key).await?;
     repo::insert_session(&txn, user.id, &token_hash, now, expires_at).await?;
     txn.commit().await?;
@@ -435,7 +435,7 @@ pub async fn disable_user(
     id: i64,
 ) -> Result<Account, AuthError> {
     require(caller, &[Role::Admin])?;
-    let txn = crate::db::begin_write(&state.writer).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     if repo::find_user(&txn, id).await?.is_none() {
         return Err(AuthError::NotFound);
     }

@@ -183,7 +183,7 @@ pub async fn add_item(
     if caller.role != Role::Supervisor {
         return Err(BatchError::Forbidden);
     }
-    let txn = crate::db::begin_write(&state.writer).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let b = load(&txn, caller, id).await?;
     need_state(&b, &[DRAFT])?;
     let case = application::Entity::find_by_id(application_id)
@@ -241,7 +241,7 @@ pub async fn remove_item(
     if caller.role != Role::Supervisor {
         return Err(BatchError::Forbidden);
     }
-    let txn = crate::db::begin_write(&state.writer).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let b = load(&txn, caller, id).await?;
     need_state(&b, &[DRAFT])?;
     let res = batch_item::Entity::delete_many()
@@ -290,7 +290,7 @@ pub async fn seal(
     if caller.role != Role::Supervisor {
         return Err(BatchError::Forbidden);
     }
-    let txn = crate::db::begin_write(&state.writer).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let b = load(&txn, caller, id).await?;
     need_state(&b, &[DRAFT])?;
     let its = items(&txn, id).await?;
@@ -392,7 +392,7 @@ pub async fn submit(
     if caller.role != Role::Supervisor {
         return Err(BatchError::Forbidden);
     }
-    let txn = crate::db::begin_write(&state.writer).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let b = load(&txn, caller, id).await?;
     need_state(&b, &[SEALED])?;
     let now = state.clock.now();
@@ -442,7 +442,7 @@ pub async fn acknowledge(
     if caller.role != Role::Bureau {
         return Err(BatchError::Forbidden);
     }
-    let txn = crate::db::begin_write(&state.writer).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let b = load(&txn, caller, id).await?;
     need_state(&b, &[SUBMITTED])?;
     if b.item_count != count
@@ -523,7 +523,7 @@ pub async fn decide_one(
             return Err(BatchError::Invalid(errors));
         }
     }
-    let txn = crate::db::begin_write(&state.writer).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let b = load(&txn, caller, id).await?;
     need_state(&b, &[RECEIVED, PARTLY])?;
     let item = batch_item::Entity::find()

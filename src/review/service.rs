@@ -135,7 +135,7 @@ pub async fn file_objection(
         return Err(ApplicationError::Invalid(errors).into());
     }
     let now = state.clock.now();
-    let txn = crate::db::begin_write(&state.writer)
+    let txn = crate::db::begin_write(&state.db)
         .await
         .map_err(ApplicationError::from)?;
     let case = application::Entity::find()

@@ -110,7 +110,11 @@ async fn anju_report_counters_finds_a_counter_out_of_step_and_rebuilds_it() {
             .unwrap()
     };
     let ok = run(&["report", "counters"]);
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     assert!(String::from_utf8_lossy(&ok.stdout).contains("agree"));
 
     app.state
