@@ -278,8 +278,33 @@ pub async fn update_draft(
         return Err(ApplicationError::Forbidden);
     }
     let mut form = parse_form(&case)?;
+    // A submitted case keeps its programme and community: its number, its reviewers'
+    // queue and its place in the reports follow them. Another programme or community is
+    // another application.
+    let mut fixed = Vec::new();
+    if status == Status::NeedsCorrection {
+        if patch.programme.is_some() && patch.programme != form.programme {
+            fixed.push("programme");
+        }
+        if patch.community_code.is_some() && patch.community_code != form.community_code {
+            fixed.push("community_code");
+        }
+    }
     form.merge(patch);
-    let mut errors = domain::check_draft(&form);
+    let mut errors: Vec<FieldError> = fixed
+        .into_iter()
+        .map(|field| {
+            FieldError::new(
+                field,
+                "fixed_after_submission",
+                Msg::new(
+                    "提交后不能更改；如需更改请撤回后重新申请",
+                    "cannot change after submission; withdraw and apply again instead",
+                ),
+            )
+        })
+        .collect();
+    errors.extend(domain::check_draft(&form));
     let community = resolve_community(state, &viewer, form.community_code.as_deref())
         .await?
         .map_err(|e| errors.push(e))

@@ -239,11 +239,25 @@ async fn a_correction_round_trip_lists_every_item_and_reruns_eligibility() {
         .get(&format!("/api/v1/applications/{id}"), Some(&applicant))
         .await;
     let v = case.expect(200)["version"].as_i64().unwrap();
+    // The programme and community stay what was submitted; nothing is written.
+    let moved = app
+        .patch(
+            &applicant,
+            &format!("/api/v1/applications/{id}"),
+            v,
+            &json!({ "community_code": crate::fixtures::OTHER_COMMUNITY, "programme": "low_rent" }),
+        )
+        .await;
+    let fields: Vec<(String, String)> = moved.field_codes();
+    assert_eq!(moved.status, 422);
+    assert!(fields.contains(&("community_code".into(), "fixed_after_submission".into())));
+    assert!(fields.contains(&("programme".into(), "fixed_after_submission".into())));
+    assert_eq!(version(&app, &t.reviewer, id).await, v, "nothing written");
     app.patch(
         &applicant,
         &format!("/api/v1/applications/{id}"),
         v,
-        &json!({ "documents": ["id_card", "hukou_book", "income_proof"] }),
+        &json!({ "documents": ["id_card", "hukou_book", "income_proof"], "community_code": crate::fixtures::COMMUNITY }),
     )
     .await
     .expect(200);
@@ -273,6 +287,11 @@ async fn a_correction_round_trip_lists_every_item_and_reruns_eligibility() {
     assert_eq!(
         case.body["form"]["documents"],
         json!(["id_card", "hukou_book", "income_proof"])
+    );
+    assert_eq!(
+        anju::reports::counters::stored(&app.state.db).await.unwrap(),
+        anju::reports::counters::recount(&app.state.db).await.unwrap(),
+        "a correction and resubmission keep the report counters in step"
     );
 }
 
