@@ -289,8 +289,12 @@ async fn a_correction_round_trip_lists_every_item_and_reruns_eligibility() {
         json!(["id_card", "hukou_book", "income_proof"])
     );
     assert_eq!(
-        anju::reports::counters::stored(&app.state.db).await.unwrap(),
-        anju::reports::counters::recount(&app.state.db).await.unwrap(),
+        anju::reports::counters::stored(&app.state.db)
+            .await
+            .unwrap(),
+        anju::reports::counters::recount(&app.state.db)
+            .await
+            .unwrap(),
         "a correction and resubmission keep the report counters in step"
     );
 }
