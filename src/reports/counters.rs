@@ -481,3 +481,37 @@ pub async fn ensure(db: &sea_orm::DatabaseConnection) -> Result<bool, DbErr> {
     rebuild(db).await?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{key_of, tenths};
+    use chrono::{Duration, TimeZone, Utc};
+
+    #[test]
+    fn durations_round_to_tenths_of_a_day_and_never_go_negative() {
+        let t = Utc.with_ymd_and_hms(2015, 9, 1, 8, 0, 0).unwrap();
+        assert_eq!(tenths(t, t), 0);
+        assert_eq!(tenths(t, t + Duration::minutes(71)), 0);
+        assert_eq!(
+            tenths(t, t + Duration::minutes(72)),
+            1,
+            "half a tenth rounds up"
+        );
+        assert_eq!(tenths(t, t + Duration::days(3)), 30);
+        assert_eq!(tenths(t, t - Duration::days(1)), 0);
+    }
+
+    #[test]
+    fn each_tracked_action_counts_towards_one_key() {
+        assert_eq!(key_of("submit"), Some(("submitted", Some(0))));
+        assert_eq!(key_of("waitlist"), Some(("allocated", Some(6))));
+        assert_eq!(key_of("bureau_reject"), Some(("rejected", None)));
+        assert_eq!(key_of("uphold_objection"), Some(("rejected", None)));
+        assert_eq!(
+            key_of("resubmit"),
+            None,
+            "a resubmission is not a second submission"
+        );
+        assert_eq!(key_of("claim"), None);
+    }
+}

@@ -429,3 +429,32 @@ async fn overdue(
         ("passed_review".to_string(), totals[1]),
     ])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn median_of_a_histogram_in_tenths_of_a_day() {
+        let h = |pairs: &[(i32, u64)]| pairs.iter().copied().collect::<BTreeMap<_, _>>();
+        assert_eq!(median(&h(&[])), None);
+        assert_eq!(median(&h(&[(0, 5)])), Some(0.0));
+        assert_eq!(
+            median(&h(&[(10, 2), (30, 1)])),
+            Some(1.0),
+            "odd count: the middle"
+        );
+        assert_eq!(
+            median(&h(&[(10, 1), (20, 1)])),
+            Some(1.5),
+            "even count: the mean of two"
+        );
+        assert_eq!(
+            median(&h(&[(10, 1), (11, 1)])),
+            Some(1.1),
+            "10.5 tenths rounds up"
+        );
+        assert_eq!(median(&h(&[(5, 1), (70, 3)])), Some(7.0));
+    }
+}
