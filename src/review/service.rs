@@ -37,7 +37,7 @@ pub async fn notices(
     let mut q = application::Entity::find()
         .filter(application::Column::Status.eq(Status::PassedReview.as_str()))
         .filter(application::Column::NoticeEndsAt.gt(now));
-    let all_places = places::service::all(&state.db).await?;
+    let all_places = places::service::cached(state).await?;
     if let Some(code) = community_code {
         let id = all_places
             .iter()
