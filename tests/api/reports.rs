@@ -344,3 +344,37 @@ async fn a_case_is_overdue_from_the_minute_its_deadline_passes() {
         [1, 0]
     );
 }
+
+#[tokio::test]
+async fn a_report_is_reused_for_the_same_scope_filters_and_minute_only() {
+    use crate::fixtures::household;
+    let app = TestApp::spawn_with(|s| s.report_cache_secs = 600).await;
+    let admin = app.admin().await;
+    let sup = app
+        .staff(&admin, "supervisor", "s@nanguan.test", &["410104003"])
+        .await;
+    let submitted = |r: &Value| stage(r, "submitted");
+    let before = app.get("/api/v1/reports/funnel", Some(&sup)).await;
+    assert_eq!(submitted(before.expect(200)), 0);
+    let applicant = app.applicant("13900003333").await;
+    app.file(&applicant, &household()).await;
+    let cached = app.get("/api/v1/reports/funnel", Some(&sup)).await;
+    assert_eq!(
+        submitted(cached.expect(200)),
+        0,
+        "same scope, filters and minute: the computed report is reused"
+    );
+    let other_filter = app
+        .get("/api/v1/reports/funnel?programme=public_rental", Some(&sup))
+        .await;
+    assert_eq!(submitted(other_filter.expect(200)), 1);
+    app.clock.advance(chrono::Duration::minutes(1));
+    let next_minute = app.get("/api/v1/reports/funnel", Some(&sup)).await;
+    assert_eq!(submitted(next_minute.expect(200)), 1);
+    // Another caller's scope never reads this one's report.
+    let reviewer = app
+        .staff(&admin, "reviewer", "r@nanguan.test", &["410104003-02"])
+        .await;
+    let theirs = app.get("/api/v1/reports/funnel", Some(&reviewer)).await;
+    assert_eq!(submitted(theirs.expect(200)), 0, "the case is in -01");
+}
