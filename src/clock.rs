@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 
 /// A source of the current time.
 pub trait Clock: Send + Sync + 'static {
@@ -39,4 +39,11 @@ impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         *self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// The day in Zhengzhou (UTC+8) at `t`: application years, "today", report days and
+/// deadlines follow local time.
+pub fn local_date(t: DateTime<Utc>) -> NaiveDate {
+    let offset = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    t.with_timezone(&offset).date_naive()
 }

@@ -23,7 +23,7 @@ use crate::applications::service::{self as apps, IdempotencyKey, Submitted};
 use crate::auth::{Principal, Role, service as auth};
 use crate::batches::service as batches;
 use crate::clock::ManualClock;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Password of every demo account (documented in the README; demo data only).
 pub const DEMO_PASSWORD: &str = "anju-demo-2015";
@@ -351,7 +351,7 @@ pub async fn run(
         } else {
             reviewer_of(k).clone()
         };
-        let today = apps::local_date(clock_now(state));
+        let today = crate::clock::local_date(clock_now(state));
         let form: Form =
             serde_json::from_value(people.household(*intent, &communities[k], i, today))?;
         let draft = apps::create_draft(state, &who, form)
@@ -638,7 +638,7 @@ pub async fn generate(
             };
             let community = communities[(k % communities.len() as u64) as usize].clone();
             let submitted_at = start + Duration::seconds((k * 30) as i64);
-            let today = apps::local_date(submitted_at);
+            let today = crate::clock::local_date(submitted_at);
             let form: Form = serde_json::from_value(people.household(
                 intent,
                 &community.code,

@@ -19,4 +19,5 @@ pub mod reports;
 pub mod review;
 pub mod settings;
 pub mod startup;
+pub mod state;
 pub mod values;

@@ -3,7 +3,7 @@
 
 use poem_openapi::{OpenApiService, Tags};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Groups of operations in the docs.
 #[derive(Tags)]

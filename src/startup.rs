@@ -6,60 +6,10 @@ use std::sync::Arc;
 use poem::{Endpoint, EndpointExt, Route, middleware::CatchPanic};
 use sea_orm::DatabaseConnection;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::http::body::BodyLimit;
 use crate::settings::Settings;
-
-/// Everything a request handler may need.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: DatabaseConnection,
-    pub settings: Arc<Settings>,
-    pub clock: Arc<dyn Clock>,
-    /// Key of the keyed hash under which identity numbers are compared.
-    pub id_hash_key: Arc<[u8]>,
-    /// Limits public objections per client address and per contact.
-    pub objection_limiter: Arc<crate::http::rate_limit::RateLimiter>,
-    /// The place tree, cached (see `places::service::PlaceCache`).
-    pub places: crate::places::service::PlaceCache,
-    /// Policies in force, cached for display paths (see `eligibility::service::PolicyCache`).
-    pub policies: crate::eligibility::service::PolicyCache,
-    /// Recently computed funnel reports (see `reports::funnel::FunnelCache`).
-    pub funnels: crate::reports::funnel::FunnelCache,
-}
-
-impl AppState {
-    pub fn new(db: DatabaseConnection, settings: Settings, clock: Arc<dyn Clock>) -> Self {
-        let id_hash_key = settings
-            .id_hash_key
-            .as_deref()
-            .unwrap_or_default()
-            .as_bytes()
-            .into();
-        AppState {
-            db,
-            settings: Arc::new(settings),
-            clock,
-            id_hash_key,
-            objection_limiter: Arc::new(crate::http::rate_limit::RateLimiter::new(
-                5,
-                chrono::Duration::hours(1),
-            )),
-            places: Default::default(),
-            policies: Default::default(),
-            funnels: Default::default(),
-        }
-    }
-
-    /// A state with no database, for producing the OpenAPI spec.
-    pub fn disconnected() -> Self {
-        AppState::new(
-            DatabaseConnection::default(),
-            Settings::default(),
-            Arc::new(SystemClock),
-        )
-    }
-}
+pub use crate::state::AppState;
 
 /// Connects, migrates and prepares the state the server runs on.
 pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {

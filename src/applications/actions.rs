@@ -21,7 +21,7 @@ use crate::error::FieldError;
 use crate::i18n::{Lang, Msg};
 use crate::notifications::{self, NewMessage, templates};
 use crate::reports::counters::CaseFacts;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Reasons a case may be rejected for: the maintained list (code, zh, en).
 pub const REASON_CODES: &[(&str, &str, &str)] = &[
@@ -229,7 +229,7 @@ pub async fn act(
             let days = notice_days(&txn, &case, now).await?;
             let ends = now + Duration::days(i64::from(days));
             changes.notice_ends_at = Set(Some(ends));
-            let until = super::service::local_date(ends).to_string();
+            let until = crate::clock::local_date(ends).to_string();
             messages.push((
                 "first_review_result",
                 templates::review_passed(lang, &name, &number),
@@ -379,7 +379,7 @@ async fn notice_days(
     let Some(programme) = programme else {
         return Ok(10);
     };
-    let day = super::service::local_date(case.submitted_at.unwrap_or(now));
+    let day = crate::clock::local_date(case.submitted_at.unwrap_or(now));
     Ok(eligibility::service::policy_in_force(db, programme, day)
         .await?
         .map_or(10, |p| p.deadlines.notice_days))

@@ -18,7 +18,7 @@ use crate::error::{ApiError, FieldError};
 use crate::http::body::JsonBody;
 use crate::i18n::{Lang, Msg};
 use crate::openapi::ApiTags;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::values::IdNumber;
 
 /// A place a case is filed in.
@@ -172,7 +172,7 @@ impl From<entity::application_event::Model> for EventView {
 impl From<CaseDetail> for ApplicationView {
     fn from(d: CaseDetail) -> Self {
         let status = Status::parse(&d.case.status).unwrap_or(Status::Draft);
-        let today = service::local_date(Utc::now());
+        let today = crate::clock::local_date(Utc::now());
         let member_facts = d
             .form
             .members

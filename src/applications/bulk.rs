@@ -13,10 +13,10 @@ use super::domain;
 use super::form::Form;
 use super::lifecycle::{Action, Status};
 use super::repository as repo;
-use super::service::local_date;
+use crate::clock::local_date;
 use crate::eligibility::engine::{self, Facts};
 use crate::places::Place;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// One household to take in.
 pub struct Incoming {

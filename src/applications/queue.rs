@@ -10,13 +10,14 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Quer
 
 use super::form::Programme;
 use super::lifecycle::Status;
-use super::service::{ApplicationError, Viewer, local_date};
+use super::service::{ApplicationError, Viewer};
 use crate::auth::Principal;
+use crate::clock::local_date;
 use crate::eligibility;
 use crate::error::FieldError;
 use crate::i18n::Msg;
 use crate::places::{self, Place};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Whose cases.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

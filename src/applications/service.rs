@@ -2,7 +2,9 @@
 //! scope, withdrawal. Owns the transactions; every status change goes through the
 //! lifecycle table and writes one event.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::clock::local_date;
 use entity::{application, application_event, duplicate_flag, idempotency_record};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr};
 use serde::{Deserialize, Serialize};
@@ -22,7 +24,7 @@ use crate::i18n::{Lang, Msg};
 use crate::notifications::{self, NewMessage, templates};
 use crate::places::{self, Place, PlaceKind};
 use crate::reports::counters::CaseFacts;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplicationError {
@@ -341,12 +343,6 @@ pub async fn delete_draft(
         return Err(ApplicationError::Stale(case.version));
     }
     Ok(())
-}
-
-/// The day in Zhengzhou (UTC+8) at `t`: application years and "today" follow local time.
-pub fn local_date(t: DateTime<Utc>) -> NaiveDate {
-    let offset = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
-    t.with_timezone(&offset).date_naive()
 }
 
 /// Submits a draft, or resubmits a corrected case: exactly once per idempotency key.

@@ -14,15 +14,16 @@ use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySel
 use super::domain;
 use super::form::Form;
 use super::lifecycle::Status;
-use super::service::{ApplicationError, local_date};
+use super::service::ApplicationError;
 use crate::auth::{Principal, Role};
+use crate::clock::local_date;
 use crate::eligibility::{
     self,
     engine::{self, Facts},
     policy::PolicyDocument,
 };
 use crate::places::{self, Place};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const PAGE: u64 = 1_000;
 const MAX_LISTED: usize = 1_000;

@@ -16,7 +16,7 @@ use super::service::{self, Account, NewAccount};
 use crate::error::ApiError;
 use crate::http::body::JsonBody;
 use crate::openapi::ApiTags;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A bearer token from `POST /api/v1/auth/login`.
 #[derive(SecurityScheme)]

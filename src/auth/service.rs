@@ -9,7 +9,7 @@ use super::domain::{self, LoginName, Principal, Role};
 use super::repository::{self as repo, NewUser};
 use crate::error::FieldError;
 use crate::places;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::values::{self, Email, Mobile};
 
 #[derive(Debug, thiserror::Error)]
@@ -203,7 +203,7 @@ pub async fn create_account(state: &AppState, input: NewAccount) -> Result<Accou
     let role = input.role;
     let codes = input.place_codes.clone();
     // Check the fields and the scope together so that every problem is reported at once.
-    let today = crate::applications::service::local_date(state.clock.now());
+    let today = crate::clock::local_date(state.clock.now());
     let (valid, places) = match (
         validate(input, today),
         resolve_scope(state, role, &codes).await,

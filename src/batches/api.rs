@@ -16,7 +16,7 @@ use crate::auth::api::BearerAuth;
 use crate::error::ApiError;
 use crate::http::body::JsonBody;
 use crate::openapi::ApiTags;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A new batch.
 #[derive(Object, Deserialize)]

@@ -11,7 +11,7 @@ use crate::applications::form::Form;
 use crate::auth::{Principal, Role};
 use crate::error::FieldError;
 use crate::i18n::Msg;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::values;
 
 pub const HEADERS: [&str; 10] = [

@@ -13,13 +13,14 @@ use sha2::{Digest, Sha256};
 use crate::applications::actions::{self, REASON_CODES};
 use crate::applications::form::{Form, Programme};
 use crate::applications::lifecycle::{Action, Status};
-use crate::applications::service::{ApplicationError, local_date};
+use crate::applications::service::ApplicationError;
 use crate::auth::{Principal, Role};
+use crate::clock::local_date;
 use crate::error::FieldError;
 use crate::i18n::{Lang, Msg};
 use crate::notifications::{self, NewMessage, templates};
 use crate::places::{self, Place, PlaceKind};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {

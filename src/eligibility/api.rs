@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::http::body::JsonBody;
 use crate::i18n::{Lang, Msg};
 use crate::openapi::ApiTags;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A number with its unit.
 #[derive(Object)]

@@ -13,7 +13,7 @@ use crate::applications::form::Programme;
 use crate::auth::{Principal, Role, service::require};
 use crate::error::FieldError;
 use crate::i18n::Msg;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EligibilityError {
@@ -123,7 +123,7 @@ pub async fn publish(
 ) -> Result<Published, EligibilityError> {
     require(caller, &[Role::Admin])?;
     let mut problems = doc.check();
-    let today = crate::applications::service::local_date(state.clock.now());
+    let today = crate::clock::local_date(state.clock.now());
     if doc.effective_from < today {
         problems.push(FieldError::new(
             "effective_from",
@@ -143,7 +143,7 @@ pub async fn publish(
         Some(SqlErr::UniqueConstraintViolation(_)) => EligibilityError::VersionTaken,
         _ => EligibilityError::Db(e),
     })?;
-    state.policies.invalidate();
+    state.cache::<PolicyCache>().invalidate();
     Ok(Published { row, document: doc })
 }
 
@@ -199,8 +199,8 @@ pub async fn policy_in_force_cached(
     day: NaiveDate,
 ) -> Result<Option<std::sync::Arc<PolicyDocument>>, DbErr> {
     const TTL: std::time::Duration = std::time::Duration::from_secs(60);
-    if let Some((at, doc)) = state
-        .policies
+    let cache = state.cache::<PolicyCache>();
+    if let Some((at, doc)) = cache
         .0
         .read()
         .unwrap_or_else(|p| p.into_inner())
@@ -212,8 +212,7 @@ pub async fn policy_in_force_cached(
     let doc = policy_in_force(&state.db, programme, day)
         .await?
         .map(std::sync::Arc::new);
-    state
-        .policies
+    cache
         .0
         .write()
         .unwrap_or_else(|p| p.into_inner())

@@ -4,7 +4,7 @@
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use crate::openapi::ApiTags;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub struct HealthApi {
     pub state: AppState,

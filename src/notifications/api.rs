@@ -15,7 +15,7 @@ use crate::auth::api::BearerAuth;
 use crate::error::ApiError;
 use crate::i18n::Msg;
 use crate::openapi::ApiTags;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A message in the outbox (the body is not shown: it is the applicant's mail).
 #[derive(Object)]

@@ -24,7 +24,7 @@ use sea_orm::{
 };
 
 use crate::settings::Settings;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Where messages go.
 #[derive(Clone)]

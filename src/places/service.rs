@@ -13,7 +13,7 @@ use super::repository as repo;
 use crate::auth::{Principal, Role, service::require};
 use crate::error::FieldError;
 use crate::i18n::Msg;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::values;
 
 /// The level of a place in the tree.
@@ -277,7 +277,7 @@ pub async fn create(
         Some(SqlErr::UniqueConstraintViolation(_)) => PlaceError::CodeTaken,
         _ => PlaceError::Db(e),
     })?;
-    state.places.invalidate();
+    state.cache::<PlaceCache>().invalidate();
     Ok(Place::try_from(row)?)
 }
 
@@ -293,7 +293,7 @@ pub async fn rename(
         .await?
         .ok_or(PlaceError::NotFound)?;
     repo::rename(&state.db, place.id, &name).await?;
-    state.places.invalidate();
+    state.cache::<PlaceCache>().invalidate();
     let mut place = Place::try_from(place)?;
     place.name = name;
     Ok(place)
@@ -330,7 +330,7 @@ impl PlaceCache {
 
 /// Every place, from the cache.
 pub async fn cached(state: &AppState) -> Result<Arc<Vec<Place>>, DbErr> {
-    state.places.get(&state.db).await
+    state.cache::<PlaceCache>().get(&state.db).await
 }
 
 /// [`communities_within`], from the cached tree.

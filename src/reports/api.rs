@@ -16,7 +16,7 @@ use crate::auth::api::BearerAuth;
 use crate::error::ApiError;
 use crate::i18n::{Lang, Msg};
 use crate::openapi::ApiTags;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// One stage of the funnel.
 #[derive(Object)]

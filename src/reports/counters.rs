@@ -28,7 +28,7 @@ use sea_orm::{
 
 use super::funnel::{OUTCOMES, STAGES};
 use crate::applications::lifecycle::Status;
-use crate::applications::service::local_date;
+use crate::clock::local_date;
 
 /// What the counters need to know of the case an event belongs to.
 #[derive(Clone, Debug)]

@@ -19,7 +19,7 @@ use crate::applications::form::Programme;
 use crate::applications::lifecycle::{Action, Status};
 use crate::auth::{Principal, Role};
 use crate::places::{self, Place, PlaceKind};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The stages, in order, with the event that marks entering each.
 pub const STAGES: [(&str, &str, &str, Action); 7] = [
@@ -273,17 +273,18 @@ pub async fn funnel_cached(
         caller.place_ids,
         state.clock.now().format("%Y%m%d%H%M")
     );
-    if let Some(hit) = state.funnels.get(&key, ttl) {
+    let cache = state.cache::<FunnelCache>();
+    if let Some(hit) = cache.get(&key, ttl) {
         return Ok(Some(hit));
     }
-    let _one = state.funnels.computing.lock().await;
-    if let Some(hit) = state.funnels.get(&key, ttl) {
+    let _one = cache.computing.lock().await;
+    if let Some(hit) = cache.get(&key, ttl) {
         return Ok(Some(hit));
     }
     let Some(fresh) = funnel(state, caller, f).await?.map(Arc::new) else {
         return Ok(None);
     };
-    state.funnels.put(key, fresh.clone());
+    cache.put(key, fresh.clone());
     Ok(Some(fresh))
 }
 
@@ -381,7 +382,7 @@ async fn overdue(
 ) -> Result<Vec<(String, u64)>, DbErr> {
     use sea_orm::PaginatorTrait;
     let now = state.clock.now();
-    let today = crate::applications::service::local_date(now);
+    let today = crate::clock::local_date(now);
     let mut totals = [0u64; 2];
     for p in Programme::ALL
         .iter()
@@ -400,7 +401,7 @@ async fn overdue(
         .enumerate()
         {
             let threshold = now - Duration::days(days.into());
-            let day = crate::applications::service::local_date(threshold);
+            let day = crate::clock::local_date(threshold);
             let day_start =
                 Utc.from_utc_datetime(&(day.and_time(NaiveTime::MIN) - Duration::hours(8)));
             let before: i64 = status_count::Entity::find()

@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::http::body::JsonBody;
 use crate::i18n::{Lang, Msg};
 use crate::openapi::ApiTags;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// An action on a case. Which fields matter depends on `action`.
 #[derive(Object, Deserialize, Clone)]

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::http::body::JsonBody;
 use crate::i18n::Msg;
 use crate::openapi::ApiTags;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A case on public notice (公示): masked data only.
 #[derive(Object)]

@@ -14,7 +14,7 @@ use crate::auth::Principal;
 use crate::error::FieldError;
 use crate::i18n::Msg;
 use crate::places::{self, Place};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::values::{self, Mobile};
 
 /// A case on public notice, with nothing but what the notice may show.

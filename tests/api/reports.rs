@@ -43,7 +43,7 @@ const BUREAU: &str = "bureau@nanguan.demo";
 async fn overdue_agrees(app: &TestApp, login: &str, password: &str) -> [i64; 2] {
     let db = &app.state.db;
     let now = app.clock.now();
-    let today = anju::applications::service::local_date(now);
+    let today = anju::clock::local_date(now);
     let mut expected = [0i64; 2];
     for p in anju::applications::form::Programme::ALL {
         let policy = anju::eligibility::service::policy_in_force(db, *p, today)
@@ -317,7 +317,7 @@ async fn a_case_is_overdue_from_the_minute_its_deadline_passes() {
     let applicant = app.applicant("13900002222").await;
     let receipt = app.file(&applicant, &household()).await;
     assert_eq!(receipt["status"], "eligible", "{receipt}");
-    let today = anju::applications::service::local_date(app.clock.now());
+    let today = anju::clock::local_date(app.clock.now());
     let policy = anju::eligibility::service::policy_in_force(
         &app.state.db,
         anju::applications::form::Programme::PublicRental,
