@@ -112,7 +112,7 @@ mod raw {
             event_id: Some(event_id),
             kind: if i == 0 { "receipt" } else { "eligibility" },
             recipient: m.recipient.clone(),
-            language: "zh",
+            language: entity::enums::Language::Zh,
             rendered: Rendered {
                 subject: m.subject.clone(),
                 text: m.body_text.clone(),
@@ -123,17 +123,17 @@ mod raw {
 
     fn event(
         id: i64,
-        action: &str,
-        from: &str,
-        to: &str,
+        action: entity::enums::CaseAction,
+        from: entity::enums::CaseStatus,
+        to: entity::enums::CaseStatus,
         now: chrono::DateTime<Utc>,
     ) -> application_event::ActiveModel {
         application_event::ActiveModel {
             application_id: Set(id),
             actor_id: Set(None),
-            action: Set(action.into()),
-            from_status: Set(Some(from.into())),
-            to_status: Set(to.into()),
+            action: Set(action),
+            from_status: Set(Some(from)),
+            to_status: Set(to),
             created_at: Set(now),
             ..Default::default()
         }
@@ -152,15 +152,15 @@ mod raw {
             &txn,
             application::ActiveModel {
                 applicant_id: Set(Some(f.user_id)),
-                source: Set("online".into()),
-                programme: Set(Some("public_rental".into())),
-                applicant_class: Set(Some("local".into())),
+                source: Set(entity::enums::Source::Online),
+                programme: Set(Some(entity::enums::Programme::PublicRental)),
+                applicant_class: Set(Some(entity::enums::ApplicantClass::Local)),
                 community_id: Set(Some(f.community_id)),
-                status: Set("draft".into()),
+                status: Set(entity::enums::CaseStatus::Draft),
                 form: Set(f.form.clone()),
                 warnings: Set(serde_json::json!([])),
                 household_size: Set(1),
-                language: Set("zh".into()),
+                language: Set(entity::enums::Language::Zh),
                 version: Set(1),
                 created_at: Set(now),
                 updated_at: Set(now),
@@ -187,7 +187,7 @@ mod raw {
             application::ActiveModel {
                 number: Set(Some(format!("410104003-{year}-{n:06}"))),
                 form: Set(f.form.clone()),
-                status: Set("submitted".into()),
+                status: Set(entity::enums::CaseStatus::Submitted),
                 submitted_at: Set(Some(now)),
                 status_since: Set(now),
                 ..Default::default()
@@ -197,7 +197,13 @@ mod raw {
         let submitted = repo::insert_event(
             &txn,
             &facts,
-            event(case.id, "submit", "draft", "submitted", now),
+            event(
+                case.id,
+                entity::enums::CaseAction::Submit,
+                entity::enums::CaseStatus::Draft,
+                entity::enums::CaseStatus::Submitted,
+                now,
+            ),
         )
         .await?;
         let hash = format!("{:064x}", u128::from(tag as u32) << 64 | u128::from(seq));
@@ -209,7 +215,7 @@ mod raw {
             case.id,
             case.version + 1,
             application::ActiveModel {
-                status: Set("eligible".into()),
+                status: Set(entity::enums::CaseStatus::Eligible),
                 status_since: Set(now),
                 policy_version: Set(Some(f.decision.policy_version.clone())),
                 warnings: Set(serde_json::json!([])),
@@ -224,7 +230,13 @@ mod raw {
         let checked = repo::insert_event(
             &txn,
             &facts,
-            event(case.id, "pass_eligibility", "submitted", "eligible", now),
+            event(
+                case.id,
+                entity::enums::CaseAction::PassEligibility,
+                entity::enums::CaseStatus::Submitted,
+                entity::enums::CaseStatus::Eligible,
+                now,
+            ),
         )
         .await?;
         eligibility_decision::ActiveModel {

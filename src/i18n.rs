@@ -49,6 +49,24 @@ impl Lang {
     }
 }
 
+impl From<entity::enums::Language> for Lang {
+    fn from(l: entity::enums::Language) -> Lang {
+        match l {
+            entity::enums::Language::Zh => Lang::Zh,
+            entity::enums::Language::En => Lang::En,
+        }
+    }
+}
+
+impl From<Lang> for entity::enums::Language {
+    fn from(l: Lang) -> entity::enums::Language {
+        match l {
+            Lang::Zh => entity::enums::Language::Zh,
+            Lang::En => entity::enums::Language::En,
+        }
+    }
+}
+
 /// A message in both languages.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Msg {

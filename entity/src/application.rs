@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::enums::{ApplicantClass, CaseStatus, Language, Programme, Source};
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "application")]
 pub struct Model {
@@ -14,21 +16,19 @@ pub struct Model {
     pub applicant_id: Option<i64>,
     /// The staff member who entered a counter application.
     pub entered_by: Option<i64>,
-    /// `online` or `counter`.
-    pub source: String,
-    /// `public_rental` or `low_rent` (absent in an early draft).
-    pub programme: Option<String>,
-    pub applicant_class: Option<String>,
+    pub source: Source,
+    /// Absent in an early draft.
+    pub programme: Option<Programme>,
+    pub applicant_class: Option<ApplicantClass>,
     pub community_id: Option<i64>,
-    pub status: String,
+    pub status: CaseStatus,
     /// The household form as JSON (see `applications::domain::Form`).
     pub form: Json,
     /// Warnings for the reviewer to confirm, as JSON.
     pub warnings: Json,
     pub household_size: i32,
     pub contact_email: Option<String>,
-    /// `zh` or `en`.
-    pub language: String,
+    pub language: Language,
     /// Optimistic-concurrency version, bumped by every change.
     pub version: i32,
     pub created_at: DateTimeUtc,

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::enums::{CaseAction, CaseStatus};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "application_event")]
 pub struct Model {
@@ -10,9 +12,9 @@ pub struct Model {
     pub application_id: i64,
     /// Who acted; absent for the system (e.g. the eligibility engine).
     pub actor_id: Option<i64>,
-    pub action: String,
-    pub from_status: Option<String>,
-    pub to_status: String,
+    pub action: CaseAction,
+    pub from_status: Option<CaseStatus>,
+    pub to_status: CaseStatus,
     pub reason_code: Option<String>,
     pub comment: Option<String>,
     pub policy_version: Option<String>,

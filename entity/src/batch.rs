@@ -2,15 +2,16 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::enums::{BatchStatus, Programme};
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "batch")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub programme: String,
+    pub programme: Programme,
     pub subdistrict_id: i64,
-    /// `draft`, `sealed`, `submitted`, `received`, `partly_decided` or `closed`.
-    pub status: String,
+    pub status: BatchStatus,
     pub created_by: i64,
     pub created_at: DateTimeUtc,
     pub sealed_by: Option<i64>,

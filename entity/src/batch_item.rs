@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::enums::ItemOutcome;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "batch_item")]
 pub struct Model {
@@ -11,8 +13,7 @@ pub struct Model {
     pub application_id: i64,
     /// 1 while the case sits undecided in an open batch, NULL otherwise (unique per case).
     pub open_marker: Option<i32>,
-    /// `approved`, `returned` or `rejected`.
-    pub decision: Option<String>,
+    pub decision: Option<ItemOutcome>,
     pub reason_code: Option<String>,
     pub comment: Option<String>,
     pub decided_by: Option<i64>,

@@ -9,6 +9,7 @@ pub mod batch_item;
 pub mod case_access;
 pub mod duplicate_flag;
 pub mod eligibility_decision;
+pub mod enums;
 pub mod export_log;
 pub mod funnel_count;
 pub mod funnel_duration;

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::enums::ObjectionStatus;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "objection")]
 pub struct Model {
@@ -13,8 +15,7 @@ pub struct Model {
     /// The objector's mobile or landline.
     pub contact: String,
     pub content: String,
-    /// `open`, `upheld` or `dismissed`.
-    pub status: String,
+    pub status: ObjectionStatus,
     pub filed_at: DateTimeUtc,
     pub resolved_by: Option<i64>,
     pub resolved_at: Option<DateTimeUtc>,

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::enums::{Language, OutboxStatus};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "outbox_message")]
 pub struct Model {
@@ -14,12 +16,11 @@ pub struct Model {
     pub kind: String,
     /// E-mail address; absent when the applicant gave none (status `no_recipient`).
     pub recipient: Option<String>,
-    pub language: String,
+    pub language: Language,
     pub subject: String,
     pub body_text: String,
     pub body_html: String,
-    /// `pending`, `sent`, `dead` or `no_recipient`.
-    pub status: String,
+    pub status: OutboxStatus,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
     /// A worker's claim on the row lasts until this time.

@@ -2,13 +2,14 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::enums::PlaceKind;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "place")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    /// `district`, `subdistrict` or `community`.
-    pub kind: String,
+    pub kind: PlaceKind,
     /// Official division code where one exists (410104, 410104003) or a local id.
     #[sea_orm(unique)]
     pub code: String,

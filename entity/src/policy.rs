@@ -2,13 +2,15 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::enums::Programme;
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "policy")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     /// `public_rental` or `low_rent`.
-    pub programme: String,
+    pub programme: Programme,
     #[sea_orm(unique)]
     pub version: String,
     pub title: String,

@@ -2,13 +2,14 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::enums::Role;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "user_account")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    /// `applicant`, `reviewer`, `supervisor`, `bureau` or `admin`.
-    pub role: String,
+    pub role: Role,
     /// Normalised mobile number (11 digits), unique when present.
     #[sea_orm(unique)]
     pub mobile: Option<String>,

@@ -83,7 +83,7 @@ fn invalid(field: &str, code: &'static str, zh: &str, en: &str) -> ApplicationEr
 }
 
 fn lang_of(case: &application::Model) -> Lang {
-    if case.language == "en" {
+    if case.language == entity::enums::Language::En {
         Lang::En
     } else {
         Lang::Zh
@@ -169,7 +169,7 @@ pub async fn act(
         ..Default::default()
     };
     if to != from {
-        changes.status = Set(to.as_str().to_string());
+        changes.status = Set(to);
         changes.status_since = Set(now);
     }
     let mut event_comment = comment.clone();
@@ -304,9 +304,9 @@ pub async fn act(
         application_event::ActiveModel {
             application_id: Set(id),
             actor_id: Set(Some(viewer.user_id)),
-            action: Set(action.as_str().to_string()),
-            from_status: Set(Some(from.as_str().to_string())),
-            to_status: Set(to.as_str().to_string()),
+            action: Set(action),
+            from_status: Set(Some(from)),
+            to_status: Set(to),
             reason_code: Set(event_reason),
             comment: Set(event_comment),
             policy_version: Set(case.policy_version.clone()),
@@ -323,7 +323,7 @@ pub async fn act(
                 event_id: Some(event.id),
                 kind,
                 recipient: case.contact_email.clone(),
-                language: if lang == Lang::En { "en" } else { "zh" },
+                language: lang.into(),
                 rendered,
             },
             now,
@@ -372,11 +372,7 @@ async fn notice_days(
     case: &application::Model,
     now: DateTime<Utc>,
 ) -> Result<i32, DbErr> {
-    let programme = case
-        .programme
-        .as_deref()
-        .and_then(super::form::Programme::parse);
-    let Some(programme) = programme else {
+    let Some(programme) = case.programme else {
         return Ok(10);
     };
     let day = crate::clock::local_date(case.submitted_at.unwrap_or(now));
@@ -557,7 +553,7 @@ pub async fn apply(
     .map_err(|r| refusal(r, from))?;
     let to = rule.target(from);
     if to != from {
-        changes.status = Set(to.as_str().to_string());
+        changes.status = Set(to);
         changes.status_since = Set(now);
     }
     changes.updated_at = Set(now);
@@ -570,9 +566,9 @@ pub async fn apply(
         application_event::ActiveModel {
             application_id: Set(case.id),
             actor_id: Set(actor.map(|a| a.0)),
-            action: Set(action.as_str().to_string()),
-            from_status: Set(Some(from.as_str().to_string())),
-            to_status: Set(to.as_str().to_string()),
+            action: Set(action),
+            from_status: Set(Some(from)),
+            to_status: Set(to),
             reason_code: Set(reason),
             comment: Set(comment),
             policy_version: Set(case.policy_version.clone()),
@@ -608,7 +604,7 @@ pub async fn close_due_notices(state: &AppState) -> Result<u64, ApplicationError
             .map_err(|r| refusal(r, Status::PassedReview))?;
         let to = rule.target(Status::PassedReview);
         let changes = application::ActiveModel {
-            status: Set(to.as_str().to_string()),
+            status: Set(to),
             status_since: Set(now),
             updated_at: Set(now),
             ..Default::default()
@@ -622,9 +618,9 @@ pub async fn close_due_notices(state: &AppState) -> Result<u64, ApplicationError
             application_event::ActiveModel {
                 application_id: Set(case.id),
                 actor_id: Set(None),
-                action: Set(Action::CloseNotice.as_str().to_string()),
-                from_status: Set(Some(Status::PassedReview.as_str().to_string())),
-                to_status: Set(to.as_str().to_string()),
+                action: Set(Action::CloseNotice),
+                from_status: Set(Some(Status::PassedReview)),
+                to_status: Set(to),
                 policy_version: Set(case.policy_version.clone()),
                 created_at: Set(now),
                 ..Default::default()

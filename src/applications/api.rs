@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::form::{ApplicantClass, Form, Programme};
-use super::lifecycle::{self, Status};
+use super::lifecycle::{self, Action, Status};
 use super::service::{self, CaseDetail, CaseSummary, IdempotencyKey, Receipt, Submitted};
 use crate::auth::api::BearerAuth;
 use crate::error::{ApiError, FieldError};
@@ -20,6 +20,7 @@ use crate::i18n::{Lang, Msg};
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 use crate::values::IdNumber;
+use entity::enums::Source;
 
 /// A place a case is filed in.
 #[derive(Object)]
@@ -61,11 +62,11 @@ pub struct EventView {
     /// Event id (ascending in time).
     pub id: i64,
     /// What was done, e.g. `submit`, `withdraw`.
-    pub action: String,
+    pub action: Action,
     /// Status before.
-    pub from_status: Option<String>,
+    pub from_status: Option<Status>,
     /// Status after.
-    pub to_status: String,
+    pub to_status: Status,
     /// Account that acted; absent for the system.
     pub actor_id: Option<i64>,
     /// Reason code, where the action takes one.
@@ -121,7 +122,7 @@ pub struct ApplicationView {
     /// When it entered that status.
     pub status_since: DateTime<Utc>,
     /// `online`, or `counter` for a paper application entered by staff.
-    pub source: String,
+    pub source: Source,
     /// Community filed in.
     pub community: Option<CommunityRef>,
     /// Version for optimistic concurrency: send it back with changes.
@@ -171,7 +172,7 @@ impl From<entity::application_event::Model> for EventView {
 
 impl From<CaseDetail> for ApplicationView {
     fn from(d: CaseDetail) -> Self {
-        let status = Status::parse(&d.case.status).unwrap_or(Status::Draft);
+        let status = d.case.status;
         let today = crate::clock::local_date(Utc::now());
         let member_facts = d
             .form
@@ -215,21 +216,7 @@ impl From<CaseDetail> for ApplicationView {
                     resolution: f.resolution,
                 })
                 .collect(),
-            events: d
-                .events
-                .into_iter()
-                .map(|e| EventView {
-                    id: e.id,
-                    action: e.action,
-                    from_status: e.from_status,
-                    to_status: e.to_status,
-                    actor_id: e.actor_id,
-                    reason_code: e.reason_code,
-                    comment: e.comment,
-                    policy_version: e.policy_version,
-                    created_at: e.created_at,
-                })
-                .collect(),
+            events: d.events.into_iter().map(EventView::from).collect(),
             next_step: lifecycle::next_step(status)
                 .get(Lang::current())
                 .to_string(),
@@ -276,7 +263,7 @@ impl From<CaseSummary> for ApplicationSummary {
         ApplicationSummary {
             id: s.case.id,
             number: s.case.number,
-            status: Status::parse(&s.case.status).unwrap_or(Status::Draft),
+            status: s.case.status,
             programme: s.form.programme,
             applicant_class: s.form.applicant_class,
             community: community_ref(&s.community),

@@ -7,29 +7,9 @@ use chrono::NaiveDate;
 use poem_openapi::Object;
 use serde::{Deserialize, Serialize};
 
+pub use entity::enums::{ApplicantClass, Language, Programme};
+
 use crate::values::str_enum;
-
-str_enum! {
-    /// The housing programme applied for.
-    Programme {
-        /// 公租房: public rental housing.
-        PublicRental = "public_rental",
-        /// 廉租房: low-rent housing.
-        LowRent = "low_rent",
-    }
-}
-
-str_enum! {
-    /// Who is applying; the policy decides which classes a programme admits.
-    ApplicantClass {
-        /// A household with local (Zhengzhou) hukou.
-        Local = "local",
-        /// 新就业职工: a newly employed worker.
-        NewWorker = "new_worker",
-        /// 外来务工人员: a migrant worker with a stable job.
-        Migrant = "migrant",
-    }
-}
 
 str_enum! {
     /// Whether the community is the household's hukou or residence community.
@@ -38,16 +18,6 @@ str_enum! {
         Hukou = "hukou",
         /// 居住地: where the household lives.
         Residence = "residence",
-    }
-}
-
-str_enum! {
-    /// Language of the messages sent to the applicant.
-    Language {
-        /// Chinese (default).
-        Zh = "zh",
-        /// English.
-        En = "en",
     }
 }
 

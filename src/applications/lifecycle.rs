@@ -4,97 +4,8 @@
 //! writes a status.
 
 use crate::auth::Role;
-use crate::values::str_enum;
 
-str_enum! {
-    /// Where a case stands.
-    Status {
-        /// Being filled in; not yet a case.
-        Draft = "draft",
-        /// Submitted; the eligibility check runs next.
-        Submitted = "submitted",
-        /// Passed the automatic eligibility check; waiting to be accepted (受理).
-        Eligible = "eligible",
-        /// Failed a hard eligibility rule.
-        Ineligible = "ineligible",
-        /// Accepted for first review (初审).
-        UnderReview = "under_review",
-        /// Returned to the applicant to correct or complete (一次性告知).
-        NeedsCorrection = "needs_correction",
-        /// Passed first review; on public notice (公示).
-        PassedReview = "passed_review",
-        /// Notice ended without upheld objections; can be reported up.
-        ReadyToReport = "ready_to_report",
-        /// Reported up to the district Civil Affairs Bureau (上报).
-        Reported = "reported",
-        /// Approved by the bureau.
-        Approved = "approved",
-        /// Returned by the bureau to the sub-district.
-        Returned = "returned",
-        /// Rejected, with reasons.
-        Rejected = "rejected",
-        /// On the waiting list (轮候).
-        Waitlisted = "waitlisted",
-        /// A unit has been offered.
-        Offered = "offered",
-        /// A unit has been allocated (配租).
-        Allocated = "allocated",
-        /// Withdrawn by the applicant.
-        Withdrawn = "withdrawn",
-    }
-}
-
-str_enum! {
-    /// Something done to a case.
-    Action {
-        /// Submit a draft.
-        Submit = "submit",
-        /// Resubmit after correction.
-        Resubmit = "resubmit",
-        /// Withdraw the application (applicant).
-        Withdraw = "withdraw",
-        /// The eligibility check found no failing hard rule (system).
-        PassEligibility = "pass_eligibility",
-        /// The eligibility check found a failing hard rule (system).
-        FailEligibility = "fail_eligibility",
-        /// 受理: accept an eligible case for first review.
-        Accept = "accept",
-        /// Take the case as one's own (reviewer).
-        Claim = "claim",
-        /// Give the case to a reviewer (supervisor).
-        Assign = "assign",
-        /// 一次性告知: return the case to the applicant listing every missing item.
-        RequestCorrection = "request_correction",
-        /// Pass first review (初审) with an opinion; starts the public notice.
-        PassReview = "pass_review",
-        /// Reject with a reason code and a comment.
-        Reject = "reject",
-        /// Confirm or overrule warnings and soft-rule flags.
-        ConfirmWarnings = "confirm_warnings",
-        /// Resolve a duplicate flag as duplicate or not, with a note.
-        ResolveDuplicate = "resolve_duplicate",
-        /// An objection to the notice is upheld: the case is rejected.
-        UpholdObjection = "uphold_objection",
-        /// An objection to the notice is dismissed: the case continues.
-        DismissObjection = "dismiss_objection",
-        /// The notice window ended without an open or upheld objection (system).
-        CloseNotice = "close_notice",
-        /// Anyone filed an objection to the public notice (public; no status change).
-        FileObjection = "file_objection",
-        /// A returned case is ready to be reported again (reviewer, supervisor).
-        Reconfirm = "reconfirm",
-        /// Its batch was submitted to the bureau (上报; system).
-        Report = "report",
-        /// The bureau approves the case.
-        Approve = "approve",
-        /// The bureau returns the case to the sub-district, with a reason.
-        Return = "return",
-        /// The bureau rejects the case, with a reason.
-        BureauReject = "bureau_reject",
-        /// An approved case gets its waiting-list number (轮候; system).
-        Waitlist = "waitlist",
-    }
-}
+pub use entity::enums::{CaseAction as Action, CaseStatus as Status};
 
 /// One row of the lifecycle table.
 #[derive(Debug)]
@@ -526,7 +437,7 @@ mod tests {
     fn the_table_answers_as_designed_for_every_status_action_and_role() {
         for &s in Status::ALL {
             for &a in Action::ALL {
-                for r in Role::ALL {
+                for &r in Role::ALL {
                     let got = transition(s, a, r).map(|t| t.to);
                     assert_eq!(got, expected(s, a, r), "{s:?} x {a:?} x {r:?}");
                 }

@@ -198,8 +198,8 @@ pub async fn queue(
     let items = rows
         .into_iter()
         .map(|case| {
-            let programme = case.programme.as_deref().and_then(Programme::parse);
-            let due_at = if case.status == Status::PassedReview.as_str() {
+            let programme = case.programme;
+            let due_at = if case.status == Status::PassedReview {
                 case.notice_ends_at
             } else {
                 deadlines

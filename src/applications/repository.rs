@@ -72,7 +72,7 @@ pub async fn delete_guarded(
     let res = application::Entity::delete_many()
         .filter(application::Column::Id.eq(id))
         .filter(application::Column::Version.eq(version))
-        .filter(application::Column::Status.eq("draft"))
+        .filter(application::Column::Status.eq(entity::enums::CaseStatus::Draft))
         .exec(db)
         .await?;
     Ok(res.rows_affected == 1)
@@ -94,8 +94,16 @@ pub async fn insert_event(
             "an event needs action, to_status and time".into(),
         ));
     };
-    let from = row.from_status.try_as_ref().cloned().flatten();
-    counters::on_event(db, case, action, from.as_deref(), to, *at).await?;
+    let from = row.from_status.try_as_ref().copied().flatten();
+    counters::on_event(
+        db,
+        case,
+        action.as_str(),
+        from.map(|s| s.as_str()),
+        to.as_str(),
+        *at,
+    )
+    .await?;
     row.insert(db).await
 }
 

@@ -59,7 +59,7 @@ pub struct Viewer {
 
 impl Viewer {
     pub async fn of(state: &AppState, caller: &Principal) -> Result<Viewer, DbErr> {
-        let communities = if caller.role.scope_kind().is_some() {
+        let communities = if crate::auth::domain::scope_kind(caller.role).is_some() {
             places::service::communities_within_cached(state, &caller.place_ids).await?
         } else {
             vec![]
@@ -81,7 +81,7 @@ impl Viewer {
             Role::Reviewer | Role::Supervisor | Role::Bureau => {
                 m.community_id
                     .is_some_and(|c| self.communities.contains(&c))
-                    || (m.entered_by == Some(self.user_id) && m.status == Status::Draft.as_str())
+                    || (m.entered_by == Some(self.user_id) && m.status == Status::Draft)
             }
             Role::Admin => false,
         }
@@ -126,12 +126,7 @@ pub enum Submitted {
 }
 
 pub(crate) fn parse_status(m: &application::Model) -> Result<Status, DbErr> {
-    Status::parse(&m.status).ok_or_else(|| {
-        DbErr::Custom(format!(
-            "application {} has unknown status {}",
-            m.id, m.status
-        ))
-    })
+    Ok(m.status)
 }
 
 pub(crate) fn parse_form(m: &application::Model) -> Result<Form, DbErr> {
@@ -214,13 +209,13 @@ fn draft_columns(
 ) -> Result<application::ActiveModel, ApplicationError> {
     let json = serde_json::to_value(form).map_err(|e| DbErr::Custom(e.to_string()))?;
     Ok(application::ActiveModel {
-        programme: Set(form.programme.map(|p| p.as_str().to_string())),
-        applicant_class: Set(form.applicant_class.map(|c| c.as_str().to_string())),
+        programme: Set(form.programme),
+        applicant_class: Set(form.applicant_class),
         community_id: Set(community.map(|c| c.id)),
         form: Set(json),
         household_size: Set(form.members.as_ref().map_or(0, |m| m.len() as i32)),
         contact_email: Set(form.contact_email.clone()),
-        language: Set(form.language.unwrap_or(Language::Zh).as_str().to_string()),
+        language: Set(form.language.unwrap_or(Language::Zh)),
         updated_at: Set(now),
         ..Default::default()
     })
@@ -249,8 +244,12 @@ pub async fn create_draft(
     let counter = viewer.role == Role::Reviewer;
     row.applicant_id = Set((!counter).then_some(viewer.user_id));
     row.entered_by = Set(counter.then_some(viewer.user_id));
-    row.source = Set(if counter { "counter" } else { "online" }.to_string());
-    row.status = Set(Status::Draft.as_str().to_string());
+    row.source = Set(if counter {
+        entity::enums::Source::Counter
+    } else {
+        entity::enums::Source::Online
+    });
+    row.status = Set(Status::Draft);
     row.warnings = Set(serde_json::json!([]));
     row.version = Set(1);
     row.created_at = Set(now);
@@ -433,7 +432,7 @@ async fn submit_once(
     let normalised = household.to_form();
     let mut changes = draft_columns(&normalised, Some(&community), now)?;
     changes.number = Set(Some(number.clone()));
-    changes.status = Set(rule.target(from).as_str().to_string());
+    changes.status = Set(rule.target(from));
     changes.warnings =
         Set(serde_json::to_value(&warnings).map_err(|e| DbErr::Custom(e.to_string()))?);
     changes.warnings_open = Set(warnings.len() as i32);
@@ -454,9 +453,9 @@ async fn submit_once(
         application_event::ActiveModel {
             application_id: Set(id),
             actor_id: Set(Some(viewer.user_id)),
-            action: Set(action.as_str().to_string()),
-            from_status: Set(Some(from.as_str().to_string())),
-            to_status: Set(rule.target(from).as_str().to_string()),
+            action: Set(action),
+            from_status: Set(Some(from)),
+            to_status: Set(rule.target(from)),
             created_at: Set(now),
             ..Default::default()
         },
@@ -483,7 +482,7 @@ async fn submit_once(
                 .contact_email
                 .as_ref()
                 .map(|e| e.as_str().to_string()),
-            language: household.language.as_str(),
+            language: household.language,
             rendered: templates::submission_receipt(
                 lang,
                 &applicant_name,
@@ -595,7 +594,7 @@ async fn check_eligibility(
             }),
     );
     let changes = application::ActiveModel {
-        status: Set(rule.target(Status::Submitted).as_str().to_string()),
+        status: Set(rule.target(Status::Submitted)),
         status_since: Set(c.now),
         policy_version: Set(Some(decision.policy_version.clone())),
         warnings_open: Set(warnings.iter().filter(|w| w.resolution.is_none()).count() as i32),
@@ -611,9 +610,9 @@ async fn check_eligibility(
         application_event::ActiveModel {
             application_id: Set(c.id),
             actor_id: Set(None),
-            action: Set(action.as_str().to_string()),
-            from_status: Set(Some(Status::Submitted.as_str().to_string())),
-            to_status: Set(rule.target(Status::Submitted).as_str().to_string()),
+            action: Set(action),
+            from_status: Set(Some(Status::Submitted)),
+            to_status: Set(rule.target(Status::Submitted)),
             policy_version: Set(Some(decision.policy_version.clone())),
             created_at: Set(c.now),
             ..Default::default()
@@ -642,7 +641,7 @@ async fn check_eligibility(
                 .contact_email
                 .as_ref()
                 .map(|e| e.as_str().to_string()),
-            language: c.household.language.as_str(),
+            language: c.household.language,
             rendered: templates::eligibility_result(
                 lang,
                 c.applicant_name,
@@ -712,7 +711,7 @@ async fn flag_duplicates(
     let others = repo::by_ids(db, &other_ids).await?;
     let mut other_benefits: Vec<String> = others
         .iter()
-        .filter(|o| Status::parse(&o.status).is_some_and(|s| BENEFIT.contains(&s)))
+        .filter(|o| BENEFIT.contains(&o.status))
         .map(|o| o.number.clone().unwrap_or_else(|| o.id.to_string()))
         .collect();
     other_benefits.sort();
@@ -722,8 +721,7 @@ async fn flag_duplicates(
         let active = others
             .iter()
             .find(|o| o.id == k.application_id)
-            .and_then(|o| Status::parse(&o.status))
-            .is_some_and(lifecycle::is_active);
+            .is_some_and(|o| lifecycle::is_active(o.status));
         let Some(mine) = hashes.iter().position(|h| h == &k.id_hash) else {
             continue;
         };
@@ -793,7 +791,7 @@ pub async fn withdraw(
     }
     let now = state.clock.now();
     let changes = application::ActiveModel {
-        status: Set(rule.target(from).as_str().to_string()),
+        status: Set(rule.target(from)),
         status_since: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -807,9 +805,9 @@ pub async fn withdraw(
         application_event::ActiveModel {
             application_id: Set(id),
             actor_id: Set(Some(viewer.user_id)),
-            action: Set(Action::Withdraw.as_str().to_string()),
-            from_status: Set(Some(from.as_str().to_string())),
-            to_status: Set(rule.target(from).as_str().to_string()),
+            action: Set(Action::Withdraw),
+            from_status: Set(Some(from)),
+            to_status: Set(rule.target(from)),
             comment: Set(reason),
             created_at: Set(now),
             ..Default::default()
@@ -817,7 +815,7 @@ pub async fn withdraw(
     )
     .await?;
     let form = parse_form(&case)?;
-    let lang = if case.language == "en" {
+    let lang = if case.language == Language::En {
         Lang::En
     } else {
         Lang::Zh
@@ -830,7 +828,7 @@ pub async fn withdraw(
             event_id: Some(event.id),
             kind: "withdrawal_confirmation",
             recipient: case.contact_email.clone(),
-            language: if lang == Lang::En { "en" } else { "zh" },
+            language: lang.into(),
             rendered: templates::withdrawal_confirmation(
                 lang,
                 &name,

@@ -5,63 +5,23 @@ use argon2::{
     password_hash::{SaltString, rand_core::OsRng},
 };
 use base64::Engine;
-use poem_openapi::Enum;
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
+
 use sha2::{Digest, Sha256};
 
 use crate::error::FieldError;
 use crate::i18n::Msg;
 use crate::values::{Email, Mobile};
 
-/// What an account may do.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[oai(rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// A household applying for housing; sees only its own applications.
-    Applicant,
-    /// Sub-district staff scoped to one or more communities.
-    Reviewer,
-    /// Sub-district staff over a whole sub-district.
-    Supervisor,
-    /// District Civil Affairs Bureau staff over a whole district.
-    Bureau,
-    /// Manages accounts, places and policies.
-    Admin,
-}
+pub use entity::enums::Role;
 
-impl Role {
-    pub const ALL: [Role; 5] = [
-        Role::Applicant,
-        Role::Reviewer,
-        Role::Supervisor,
-        Role::Bureau,
-        Role::Admin,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Applicant => "applicant",
-            Role::Reviewer => "reviewer",
-            Role::Supervisor => "supervisor",
-            Role::Bureau => "bureau",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-
-    /// The kind of place this role's scope is made of, if it has one.
-    pub fn scope_kind(self) -> Option<&'static str> {
-        match self {
-            Role::Reviewer => Some("community"),
-            Role::Supervisor => Some("subdistrict"),
-            Role::Bureau => Some("district"),
-            Role::Applicant | Role::Admin => None,
-        }
+/// The kind of place a role's scope is made of, if it has one.
+pub fn scope_kind(role: Role) -> Option<&'static str> {
+    match role {
+        Role::Reviewer => Some("community"),
+        Role::Supervisor => Some("subdistrict"),
+        Role::Bureau => Some("district"),
+        Role::Applicant | Role::Admin => None,
     }
 }
 
@@ -201,7 +161,7 @@ mod tests {
 
     #[test]
     fn role_names_round_trip() {
-        for r in Role::ALL {
+        for &r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }
         assert_eq!(Role::parse("root"), None);

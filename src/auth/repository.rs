@@ -51,7 +51,7 @@ pub async fn insert_user(
     new: NewUser<'_>,
 ) -> Result<user_account::Model, DbErr> {
     user_account::ActiveModel {
-        role: Set(new.role.as_str().to_string()),
+        role: Set(new.role),
         mobile: Set(new.mobile.map(str::to_string)),
         email: Set(new.email.map(str::to_string)),
         display_name: Set(new.display_name.to_string()),

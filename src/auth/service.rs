@@ -154,7 +154,7 @@ async fn resolve_scope(
     codes: &[String],
 ) -> Result<Vec<places::Place>, AuthError> {
     let field = "places";
-    let Some(kind) = role.scope_kind() else {
+    let Some(kind) = crate::auth::domain::scope_kind(role) else {
         if codes.is_empty() {
             return Ok(vec![]);
         }
@@ -372,10 +372,10 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Princi
     else {
         return Ok(None);
     };
-    let Some(role) = Role::parse(&user.role).filter(|_| !user.disabled) else {
+    let Some(role) = Some(user.role).filter(|_| !user.disabled) else {
         return Ok(None);
     };
-    let place_ids = if role.scope_kind().is_some() {
+    let place_ids = if crate::auth::domain::scope_kind(role).is_some() {
         repo::scope_of(&state.db, user.id).await?
     } else {
         vec![]
@@ -389,9 +389,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Princi
 }
 
 async fn load_account(state: &AppState, user: user_account::Model) -> Result<Account, AuthError> {
-    let role = Role::parse(&user.role).ok_or_else(|| {
-        AuthError::Db(DbErr::Custom(format!("user {} has unknown role", user.id)))
-    })?;
+    let role = user.role;
     let ids = repo::scope_of(&state.db, user.id).await?;
     let places = places::service::by_ids(&state.db, &ids).await?;
     Ok(Account { user, role, places })
@@ -494,7 +492,7 @@ pub async fn reviewer_covers(
     let Some(user) = repo::find_user(db, user_id).await? else {
         return Ok(false);
     };
-    if user.disabled || user.role != Role::Reviewer.as_str() {
+    if user.disabled || user.role != Role::Reviewer {
         return Ok(false);
     }
     Ok(repo::scope_of(db, user_id).await?.contains(&community_id))

@@ -1,6 +1,7 @@
 //! HTTP for report-up batches: the sub-district side (supervisor) and the bureau side.
 
 use chrono::{DateTime, Utc};
+use entity::enums::{BatchStatus, ItemOutcome};
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
     param::{Path, Query},
@@ -112,8 +113,8 @@ pub struct BatchItemView {
     pub number: Option<String>,
     /// Case status.
     pub status: Status,
-    /// The bureau's decision: `approved`, `returned` or `rejected`.
-    pub decision: Option<String>,
+    /// What became of the case: approved, returned, rejected, or withdrawn by its applicant.
+    pub decision: Option<ItemOutcome>,
     /// Reason code of a return or rejection.
     pub reason_code: Option<String>,
     /// Waiting-list number.
@@ -127,11 +128,11 @@ pub struct BatchView {
     /// Batch id.
     pub id: i64,
     /// Programme.
-    pub programme: String,
+    pub programme: Programme,
     /// Sub-district code.
     pub subdistrict: Option<String>,
-    /// `draft`, `sealed`, `submitted`, `received`, `partly_decided` or `closed`.
-    pub status: String,
+    /// Where the batch stands.
+    pub status: BatchStatus,
     /// Items.
     pub item_count: i32,
     /// SHA-256 of the manifest (after sealing).
@@ -179,7 +180,7 @@ impl From<BatchDetail> for BatchView {
             .map(|(i, c)| BatchItemView {
                 application_id: c.id,
                 number: c.number,
-                status: Status::parse(&c.status).unwrap_or(Status::Reported),
+                status: c.status,
                 decision: i.decision,
                 reason_code: i.reason_code,
                 waitlist_number: c.waitlist_number,
@@ -503,7 +504,7 @@ impl BatchApi {
                     Ok(case) => DecisionResult {
                         application_id: d.application_id,
                         ok: true,
-                        status: Status::parse(&case.status),
+                        status: Some(case.status),
                         waitlist_number: case.waitlist_number,
                         error_code: None,
                         error_message: None,

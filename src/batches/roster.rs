@@ -2,6 +2,7 @@
 //! XLSX with Chinese column headers. Identity numbers are masked unless a bureau user
 //! asks for the full roster and says why; every export is recorded.
 
+use entity::enums::{ApplicantClass, ItemOutcome, Programme};
 use entity::export_log;
 use rust_xlsxwriter::{Format, Workbook};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
@@ -64,20 +65,21 @@ fn rows(
                     values::mask_id_number(&id)
                 },
                 case.household_size.to_string(),
-                match case.programme.as_deref() {
-                    Some("low_rent") => "廉租房".into(),
+                match case.programme {
+                    Some(Programme::LowRent) => "廉租房".into(),
                     _ => "公租房".into(),
                 },
-                match case.applicant_class.as_deref() {
-                    Some("new_worker") => "新就业职工".into(),
-                    Some("migrant") => "外来务工人员".into(),
+                match case.applicant_class {
+                    Some(ApplicantClass::NewWorker) => "新就业职工".into(),
+                    Some(ApplicantClass::Migrant) => "外来务工人员".into(),
                     _ => "本地户籍家庭".into(),
                 },
                 case.policy_version.clone().unwrap_or_default(),
-                match item.decision.as_deref() {
-                    Some("approved") => "批准".into(),
-                    Some("returned") => "退回".into(),
-                    Some("rejected") => "不予批准".into(),
+                match item.decision {
+                    Some(ItemOutcome::Approved) => "批准".into(),
+                    Some(ItemOutcome::Returned) => "退回".into(),
+                    Some(ItemOutcome::Rejected) => "不予批准".into(),
+                    Some(ItemOutcome::Withdrawn) => "申请人已撤回".into(),
                     _ => "待审".into(),
                 },
             ]

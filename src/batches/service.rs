@@ -2,6 +2,7 @@
 //! `applications::actions::apply`, so each gets its event.
 
 use chrono::{DateTime, Utc};
+use entity::enums::{BatchStatus, ItemOutcome};
 use entity::{application, application_event, batch, batch_item};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr,
@@ -31,7 +32,7 @@ pub enum BatchError {
     #[error("invalid input")]
     Invalid(Vec<FieldError>),
     #[error("not allowed while the batch is {0}")]
-    WrongState(String),
+    WrongState(BatchStatus),
     #[error("an empty batch cannot be sealed")]
     Empty,
     #[error("the case is not ready to report")]
@@ -49,12 +50,12 @@ pub enum BatchError {
 }
 
 /// Batch states.
-pub const DRAFT: &str = "draft";
-pub const SEALED: &str = "sealed";
-pub const SUBMITTED: &str = "submitted";
-pub const RECEIVED: &str = "received";
-pub const PARTLY: &str = "partly_decided";
-pub const CLOSED: &str = "closed";
+pub const DRAFT: BatchStatus = BatchStatus::Draft;
+pub const SEALED: BatchStatus = BatchStatus::Sealed;
+pub const SUBMITTED: BatchStatus = BatchStatus::Submitted;
+pub const RECEIVED: BatchStatus = BatchStatus::Received;
+pub const PARTLY: BatchStatus = BatchStatus::PartlyDecided;
+pub const CLOSED: BatchStatus = BatchStatus::Closed;
 
 /// A batch with its items and their cases.
 pub struct BatchDetail {
@@ -94,7 +95,7 @@ async fn load(
         .one(db)
         .await?
         .ok_or(BatchError::NotFound)?;
-    let bureau_hidden = caller.role == Role::Bureau && matches!(b.status.as_str(), DRAFT | SEALED);
+    let bureau_hidden = caller.role == Role::Bureau && matches!(b.status, DRAFT | SEALED);
     if !subs.contains(&b.subdistrict_id) || bureau_hidden {
         return Err(BatchError::NotFound);
     }
@@ -154,9 +155,9 @@ pub async fn create(
     }
     let sub = *caller.place_ids.first().ok_or(BatchError::Forbidden)?;
     let row = batch::ActiveModel {
-        programme: Set(programme.as_str().to_string()),
+        programme: Set(programme),
         subdistrict_id: Set(sub),
-        status: Set(DRAFT.into()),
+        status: Set(DRAFT),
         created_by: Set(caller.user_id),
         created_at: Set(state.clock.now()),
         item_count: Set(0),
@@ -167,11 +168,11 @@ pub async fn create(
     detail(state, caller, row.id).await
 }
 
-fn need_state(b: &batch::Model, allowed: &[&str]) -> Result<(), BatchError> {
-    if allowed.contains(&b.status.as_str()) {
+fn need_state(b: &batch::Model, allowed: &[BatchStatus]) -> Result<(), BatchError> {
+    if allowed.contains(&b.status) {
         Ok(())
     } else {
-        Err(BatchError::WrongState(b.status.clone()))
+        Err(BatchError::WrongState(b.status))
     }
 }
 
@@ -193,10 +194,7 @@ pub async fn add_item(
         .ok_or(BatchError::NotReady)?;
     let communities = places::service::communities_within(&txn, &[b.subdistrict_id]).await?;
     let in_scope = case.community_id.is_some_and(|c| communities.contains(&c));
-    if !in_scope
-        || case.programme.as_deref() != Some(b.programme.as_str())
-        || case.status != Status::ReadyToReport.as_str()
-    {
+    if !in_scope || case.programme != Some(b.programme) || case.status != Status::ReadyToReport {
         return Err(BatchError::NotReady);
     }
     let inserted = batch_item::ActiveModel {
@@ -298,7 +296,7 @@ pub async fn seal(
     if its.is_empty() {
         return Err(BatchError::Empty);
     }
-    let programme = Programme::parse(&b.programme).unwrap_or(Programme::PublicRental);
+    let programme = b.programme;
     let policy = crate::eligibility::service::policy_in_force(
         &txn,
         programme,
@@ -345,12 +343,8 @@ pub async fn seal(
     detail(state, caller, id).await
 }
 
-fn lang_of(c: &application::Model) -> (Lang, &'static str) {
-    if c.language == "en" {
-        (Lang::En, "en")
-    } else {
-        (Lang::Zh, "zh")
-    }
+fn lang_of(c: &application::Model) -> (Lang, entity::enums::Language) {
+    (c.language.into(), c.language)
 }
 
 fn name_of(c: &application::Model) -> String {
@@ -576,7 +570,7 @@ pub async fn decide_one(
     if action == Action::Approve {
         // Gap-free per programme, in order of approval: the sequence row is locked until
         // this transaction commits.
-        let programme = case.programme.clone().unwrap_or_default();
+        let programme = case.programme.map_or("", |p| p.as_str());
         let position = crate::applications::repository::next_in_sequence(
             &txn,
             &format!("waitlist:{programme}"),
@@ -728,7 +722,7 @@ pub async fn reconcile(
         .await?
         .into_iter()
         .map(|(b, _)| b)
-        .filter(|b| !matches!(b.status.as_str(), DRAFT | SEALED))
+        .filter(|b| !matches!(b.status, DRAFT | SEALED))
         .collect();
     let mut out = Reconciliation::default();
     for b in batches {
@@ -739,10 +733,10 @@ pub async fn reconcile(
             if received {
                 out.received.push(number.clone());
             }
-            match item.decision.as_deref() {
-                Some("approved") => out.approved.push(number),
-                Some("returned") => out.returned.push(number),
-                Some("rejected") => out.rejected.push(number),
+            match item.decision {
+                Some(ItemOutcome::Approved) => out.approved.push(number),
+                Some(ItemOutcome::Returned) => out.returned.push(number),
+                Some(ItemOutcome::Rejected) => out.rejected.push(number),
                 _ => out.open.push(number),
             }
         }

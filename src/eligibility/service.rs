@@ -49,7 +49,7 @@ fn row_for(
     by: Option<i64>,
 ) -> Result<policy::ActiveModel, DbErr> {
     Ok(policy::ActiveModel {
-        programme: Set(doc.programme.as_str().to_string()),
+        programme: Set(doc.programme),
         version: Set(doc.version.clone()),
         title: Set(doc.title.clone()),
         effective_from: Set(doc.effective_from),

@@ -2,6 +2,7 @@
 //! dead one.
 
 use chrono::{DateTime, Utc};
+use entity::enums::OutboxStatus;
 use entity::outbox_message;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
@@ -31,12 +32,12 @@ pub struct OutboxView {
     pub kind: String,
     /// Recipient address.
     pub recipient: Option<String>,
-    /// `zh` or `en`.
-    pub language: String,
+    /// Language of the message.
+    pub language: entity::enums::Language,
     /// Subject.
     pub subject: String,
-    /// `pending`, `sent`, `dead` or `no_recipient`.
-    pub status: String,
+    /// Where the message stands.
+    pub status: entity::enums::OutboxStatus,
     /// Attempts so far.
     pub attempts: i32,
     /// Next attempt (when pending).
@@ -153,10 +154,10 @@ impl OutboxApi {
         admin_only(&auth)?;
         let now = self.state.clock.now();
         let res = outbox_message::Entity::update_many()
-            .col_expr(outbox_message::Column::Status, "pending".into())
+            .col_expr(outbox_message::Column::Status, OutboxStatus::Pending.into())
             .col_expr(outbox_message::Column::NextAttemptAt, now.into())
             .filter(outbox_message::Column::Id.eq(id.0))
-            .filter(outbox_message::Column::Status.eq("dead"))
+            .filter(outbox_message::Column::Status.eq(OutboxStatus::Dead))
             .exec(&self.state.db)
             .await?;
         let row = outbox_message::Entity::find_by_id(id.0)

@@ -1,6 +1,7 @@
 //! Writing messages to the outbox. Sending happens elsewhere, never inside a request.
 
 use chrono::{DateTime, Utc};
+use entity::enums::{Language, OutboxStatus};
 use entity::outbox_message;
 use rand::RngCore;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr};
@@ -13,7 +14,7 @@ pub struct NewMessage {
     pub event_id: Option<i64>,
     pub kind: &'static str,
     pub recipient: Option<String>,
-    pub language: &'static str,
+    pub language: Language,
     pub rendered: Rendered,
 }
 
@@ -27,20 +28,20 @@ pub async fn enqueue(
     let mut id = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut id);
     let status = if msg.recipient.is_some() {
-        "pending"
+        OutboxStatus::Pending
     } else {
-        "no_recipient"
+        OutboxStatus::NoRecipient
     };
     outbox_message::ActiveModel {
         application_id: Set(msg.application_id),
         event_id: Set(msg.event_id),
         kind: Set(msg.kind.to_string()),
         recipient: Set(msg.recipient),
-        language: Set(msg.language.to_string()),
+        language: Set(msg.language),
         subject: Set(msg.rendered.subject),
         body_text: Set(msg.rendered.text),
         body_html: Set(msg.rendered.html),
-        status: Set(status.to_string()),
+        status: Set(status),
         attempts: Set(0),
         next_attempt_at: Set(now),
         claimed_until: Set(None),

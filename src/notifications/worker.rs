@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
+use entity::enums::OutboxStatus;
 use entity::outbox_message;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -169,7 +170,7 @@ async fn claim(
         .add(outbox_message::Column::ClaimedUntil.is_null())
         .add(outbox_message::Column::ClaimedUntil.lt(now));
     let candidates = outbox_message::Entity::find()
-        .filter(outbox_message::Column::Status.eq("pending"))
+        .filter(outbox_message::Column::Status.eq(OutboxStatus::Pending))
         .filter(outbox_message::Column::NextAttemptAt.lte(now))
         .filter(free.clone())
         .order_by_asc(outbox_message::Column::Id)
@@ -184,7 +185,7 @@ async fn claim(
                 Some(now + lease).into(),
             )
             .filter(outbox_message::Column::Id.eq(row.id))
-            .filter(outbox_message::Column::Status.eq("pending"))
+            .filter(outbox_message::Column::Status.eq(OutboxStatus::Pending))
             .filter(free.clone())
             .exec(db)
             .await?;
@@ -204,7 +205,7 @@ async fn record(
     let q = outbox_message::Entity::update_many().filter(outbox_message::Column::Id.eq(row.id));
     let q = match outcome {
         Ok(reply) => q
-            .col_expr(outbox_message::Column::Status, "sent".into())
+            .col_expr(outbox_message::Column::Status, OutboxStatus::Sent.into())
             .col_expr(outbox_message::Column::ServerReply, Some(reply).into())
             .col_expr(outbox_message::Column::SentAt, Some(now).into())
             .col_expr(outbox_message::Column::Attempts, (row.attempts + 1).into())
@@ -218,7 +219,12 @@ async fn record(
             tracing::warn!(message = row.id, attempts, dead, error = %error, "delivery failed");
             q.col_expr(
                 outbox_message::Column::Status,
-                if dead { "dead" } else { "pending" }.into(),
+                if dead {
+                    OutboxStatus::Dead
+                } else {
+                    OutboxStatus::Pending
+                }
+                .into(),
             )
             .col_expr(outbox_message::Column::Attempts, attempts.into())
             .col_expr(outbox_message::Column::LastError, Some(error).into())

@@ -41,14 +41,14 @@ pub async fn by_code(db: &impl ConnectionTrait, code: &str) -> Result<Option<pla
 
 pub async fn insert(
     db: &impl ConnectionTrait,
-    kind: &str,
+    kind: entity::enums::PlaceKind,
     code: &str,
     name: &str,
     parent_id: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<place::Model, DbErr> {
     place::ActiveModel {
-        kind: Set(kind.to_string()),
+        kind: Set(kind),
         code: Set(code.to_string()),
         name: Set(name.to_string()),
         parent_id: Set(parent_id),

@@ -5,9 +5,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use entity::place;
-use poem_openapi::Enum;
 use sea_orm::{ConnectionTrait, DbErr, SqlErr};
-use serde::Deserialize;
 
 use super::repository as repo;
 use crate::auth::{Principal, Role, service::require};
@@ -16,45 +14,14 @@ use crate::i18n::Msg;
 use crate::state::AppState;
 use crate::values;
 
-/// The level of a place in the tree.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[oai(rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum PlaceKind {
-    /// 区: a district, e.g. 管城回族区 (410104).
-    District,
-    /// 街道: a sub-district, e.g. 南关街道 (410104003).
-    Subdistrict,
-    /// 社区: a community, where applications are filed.
-    Community,
-}
+pub use entity::enums::PlaceKind;
 
-impl PlaceKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PlaceKind::District => "district",
-            PlaceKind::Subdistrict => "subdistrict",
-            PlaceKind::Community => "community",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<PlaceKind> {
-        [
-            PlaceKind::District,
-            PlaceKind::Subdistrict,
-            PlaceKind::Community,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-
-    /// The kind a parent of this kind must be.
-    fn parent_kind(self) -> Option<PlaceKind> {
-        match self {
-            PlaceKind::District => None,
-            PlaceKind::Subdistrict => Some(PlaceKind::District),
-            PlaceKind::Community => Some(PlaceKind::Subdistrict),
-        }
+/// The kind a parent of a place of this kind must be.
+fn parent_kind(kind: PlaceKind) -> Option<PlaceKind> {
+    match kind {
+        PlaceKind::District => None,
+        PlaceKind::Subdistrict => Some(PlaceKind::District),
+        PlaceKind::Community => Some(PlaceKind::Subdistrict),
     }
 }
 
@@ -71,8 +38,7 @@ pub struct Place {
 impl TryFrom<place::Model> for Place {
     type Error = DbErr;
     fn try_from(m: place::Model) -> Result<Self, DbErr> {
-        let kind = PlaceKind::parse(&m.kind)
-            .ok_or_else(|| DbErr::Custom(format!("place {} has unknown kind", m.id)))?;
+        let kind = m.kind;
         Ok(Place {
             id: m.id,
             kind,
@@ -217,7 +183,7 @@ pub async fn create(
     let name = values::text("name", &input.name, 100)
         .map_err(|e| errors.push(e))
         .unwrap_or_default();
-    let parent = match (input.kind.parent_kind(), input.parent_code.as_deref()) {
+    let parent = match (parent_kind(input.kind), input.parent_code.as_deref()) {
         (None, None) => None,
         (None, Some(_)) => {
             errors.push(FieldError::new(
@@ -266,7 +232,7 @@ pub async fn create(
     }
     let row = repo::insert(
         &state.db,
-        input.kind.as_str(),
+        input.kind,
         &code,
         &name,
         parent.map(|p| p.id),

@@ -45,7 +45,7 @@ impl CaseFacts {
         CaseFacts {
             id: case.id,
             community_id: case.community_id,
-            programme: case.programme.clone(),
+            programme: case.programme.map(|p| p.as_str().to_string()),
             status_since: case.status_since,
         }
     }

@@ -227,8 +227,8 @@ pub struct ObjectionView {
     pub contact: String,
     /// What the objection says.
     pub content: String,
-    /// `open`, `upheld` or `dismissed`.
-    pub status: String,
+    /// Where the objection stands.
+    pub status: entity::enums::ObjectionStatus,
     /// Filed at.
     pub filed_at: DateTime<Utc>,
     /// Decided by.
@@ -332,7 +332,7 @@ async fn bulk_one(
         Ok(d) => BulkResult {
             id: item.id,
             ok: true,
-            status: Status::parse(&d.case.status),
+            status: Some(d.case.status),
             version: Some(d.case.version),
             error_code: None,
             error_message: None,
@@ -489,7 +489,7 @@ impl ReviewApi {
                 QueueItemView {
                     id: item.case.id,
                     number: item.case.number,
-                    status: Status::parse(&item.case.status).unwrap_or(Status::Eligible),
+                    status: item.case.status,
                     programme: form.programme,
                     community: item.community.map(|c| CommunityRef {
                         code: c.code,

@@ -29,7 +29,7 @@ pub struct NoticeView {
     /// Community name.
     pub community: Option<String>,
     /// Programme.
-    pub programme: Option<String>,
+    pub programme: Option<entity::enums::Programme>,
     /// Members in the household.
     pub household_size: i32,
     /// The notice ends (objections are accepted until then).

@@ -23,7 +23,7 @@ pub struct NoticeEntry {
     pub applicant_name_masked: String,
     pub applicant_id_masked: String,
     pub community: Option<Place>,
-    pub programme: Option<String>,
+    pub programme: Option<entity::enums::Programme>,
     pub household_size: i32,
     pub notice_ends_at: DateTime<Utc>,
 }
@@ -65,7 +65,7 @@ pub async fn notices(
                     .iter()
                     .find(|p| Some(p.id) == c.community_id)
                     .cloned(),
-                programme: c.programme.clone(),
+                programme: c.programme,
                 household_size: c.household_size,
                 notice_ends_at: c.notice_ends_at?,
             })
@@ -159,7 +159,7 @@ pub async fn file_objection(
         name: Set(name),
         contact: Set(contact),
         content: Set(content),
-        status: Set("open".into()),
+        status: Set(entity::enums::ObjectionStatus::Open),
         filed_at: Set(now),
         ..Default::default()
     }
@@ -169,9 +169,9 @@ pub async fn file_objection(
     let event = application_event::ActiveModel {
         application_id: Set(case.id),
         actor_id: Set(None),
-        action: Set(Action::FileObjection.as_str().to_string()),
-        from_status: Set(Some(Status::PassedReview.as_str().to_string())),
-        to_status: Set(rule.target(Status::PassedReview).as_str().to_string()),
+        action: Set(Action::FileObjection),
+        from_status: Set(Some(Status::PassedReview)),
+        to_status: Set(rule.target(Status::PassedReview)),
         comment: Set(Some(format!("objection {}", row.id))),
         policy_version: Set(case.policy_version.clone()),
         created_at: Set(now),

@@ -99,7 +99,7 @@ async fn an_applicant_drafts_fixes_every_listed_error_submits_once_and_follows_t
     let r = &receipts[0];
     assert_eq!(r.kind, "submission_receipt");
     assert_eq!(r.recipient.as_deref(), Some("wang@example.com"));
-    assert_eq!(r.status, "pending");
+    assert_eq!(r.status.as_str(), "pending");
     assert!(r.subject.contains(&number));
     assert!(r.body_text.contains(&number) && r.body_text.contains("惠工街社区"));
     for text in [&r.subject, &r.body_text, &r.body_html] {
@@ -872,7 +872,7 @@ async fn a_receipt_without_an_email_address_is_still_recorded() {
     assert_eq!(kinds, vec!["submission_receipt", "eligibility_result"]);
     assert!(
         mail.iter()
-            .all(|m| m.status == "no_recipient" && m.recipient.is_none())
+            .all(|m| m.status.as_str() == "no_recipient" && m.recipient.is_none())
     );
 }
 

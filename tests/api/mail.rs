@@ -208,7 +208,7 @@ async fn every_stage_sends_its_message_in_the_applicants_language() {
         );
     }
     for row in rows(&app).await {
-        assert_eq!(row.status, "sent");
+        assert_eq!(row.status.as_str(), "sent");
         assert!(row.server_reply.as_deref().unwrap().starts_with("250"));
         assert!(
             got.iter().any(|m| m.header("Message-ID") == row.message_id),
@@ -303,7 +303,7 @@ async fn an_outage_queues_and_backs_off_then_everything_is_delivered_exactly_onc
         rows(&app)
             .await
             .iter()
-            .all(|r| r.status == "sent" && r.attempts == 2)
+            .all(|r| r.status.as_str() == "sent" && r.attempts == 2)
     );
 }
 
@@ -375,7 +375,7 @@ async fn a_crash_between_send_and_record_resends_once_with_the_same_message_id()
     let lease_end = app.clock.now() + Duration::seconds(app.state.settings.outbox_lease_secs);
     outbox_message::Entity::update(outbox_message::ActiveModel {
         id: Set(row.id),
-        status: Set("pending".into()),
+        status: Set(entity::enums::OutboxStatus::Pending),
         claimed_until: Set(Some(lease_end)),
         ..Default::default()
     })

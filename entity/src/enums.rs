@@ -1,0 +1,301 @@
+//! Values stored as text whose set is closed: statuses, actions, programmes, roles.
+//!
+//! Each is a sea-orm active enum, so reading a row with a value outside the set is an
+//! error (`DbErr::Type`) instead of a silent default. With the `openapi` feature each is
+//! also a poem-openapi `Enum`, so the API publishes exactly the stored names; the names
+//! are given once per variant and used by sea-orm, serde and the spec alike.
+
+use sea_orm::entity::prelude::*;
+
+macro_rules! stored_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident $(as $api:literal)? {
+            $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, EnumIter, DeriveActiveEnum,
+            serde::Serialize, serde::Deserialize,
+        )]
+        #[cfg_attr(feature = "openapi", derive(poem_openapi::Enum))]
+        $(#[cfg_attr(feature = "openapi", oai(rename = $api))])?
+        #[sea_orm(rs_type = "String", db_type = "Text")]
+        pub enum $name {
+            $(
+                $(#[$vmeta])*
+                #[sea_orm(string_value = $text)]
+                #[serde(rename = $text)]
+                #[cfg_attr(feature = "openapi", oai(rename = $text))]
+                $variant
+            ),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored (and published) name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            /// The value with this stored name, if there is one.
+            pub fn parse(s: &str) -> Option<$name> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+stored_enum! {
+    /// Where a case stands.
+    CaseStatus as "Status" {
+        /// Being filled in; not yet a case.
+        Draft = "draft",
+        /// Submitted; the eligibility check runs next.
+        Submitted = "submitted",
+        /// Passed the automatic eligibility check; waiting to be accepted (受理).
+        Eligible = "eligible",
+        /// Failed a hard eligibility rule.
+        Ineligible = "ineligible",
+        /// Accepted for first review (初审).
+        UnderReview = "under_review",
+        /// Returned to the applicant to correct or complete (一次性告知).
+        NeedsCorrection = "needs_correction",
+        /// Passed first review; on public notice (公示).
+        PassedReview = "passed_review",
+        /// Notice ended without upheld objections; can be reported up.
+        ReadyToReport = "ready_to_report",
+        /// Reported up to the district Civil Affairs Bureau (上报).
+        Reported = "reported",
+        /// Approved by the bureau.
+        Approved = "approved",
+        /// Returned by the bureau to the sub-district.
+        Returned = "returned",
+        /// Rejected, with reasons.
+        Rejected = "rejected",
+        /// On the waiting list (轮候).
+        Waitlisted = "waitlisted",
+        /// A unit has been offered.
+        Offered = "offered",
+        /// A unit has been allocated (配租).
+        Allocated = "allocated",
+        /// Withdrawn by the applicant.
+        Withdrawn = "withdrawn",
+    }
+}
+
+stored_enum! {
+    /// Something done to a case.
+    CaseAction as "Action" {
+        /// Submit a draft.
+        Submit = "submit",
+        /// Resubmit after correction.
+        Resubmit = "resubmit",
+        /// Withdraw the application (applicant).
+        Withdraw = "withdraw",
+        /// The eligibility check found no failing hard rule (system).
+        PassEligibility = "pass_eligibility",
+        /// The eligibility check found a failing hard rule (system).
+        FailEligibility = "fail_eligibility",
+        /// 受理: accept an eligible case for first review.
+        Accept = "accept",
+        /// Take the case as one's own (reviewer).
+        Claim = "claim",
+        /// Give the case to a reviewer (supervisor).
+        Assign = "assign",
+        /// 一次性告知: return the case to the applicant listing every missing item.
+        RequestCorrection = "request_correction",
+        /// Pass first review (初审) with an opinion; starts the public notice.
+        PassReview = "pass_review",
+        /// Reject with a reason code and a comment.
+        Reject = "reject",
+        /// Confirm or overrule warnings and soft-rule flags.
+        ConfirmWarnings = "confirm_warnings",
+        /// Resolve a duplicate flag as duplicate or not, with a note.
+        ResolveDuplicate = "resolve_duplicate",
+        /// An objection to the notice is upheld: the case is rejected.
+        UpholdObjection = "uphold_objection",
+        /// An objection to the notice is dismissed: the case continues.
+        DismissObjection = "dismiss_objection",
+        /// The notice window ended without an open or upheld objection (system).
+        CloseNotice = "close_notice",
+        /// Anyone filed an objection to the public notice (public; no status change).
+        FileObjection = "file_objection",
+        /// A returned case is ready to be reported again (reviewer, supervisor).
+        Reconfirm = "reconfirm",
+        /// Its batch was submitted to the bureau (上报; system).
+        Report = "report",
+        /// The bureau approves the case.
+        Approve = "approve",
+        /// The bureau returns the case to the sub-district, with a reason.
+        Return = "return",
+        /// The bureau rejects the case, with a reason.
+        BureauReject = "bureau_reject",
+        /// An approved case gets its waiting-list number (轮候; system).
+        Waitlist = "waitlist",
+    }
+}
+
+stored_enum! {
+    /// The housing programme applied for.
+    Programme {
+        /// 公租房: public rental housing.
+        PublicRental = "public_rental",
+        /// 廉租房: low-rent housing.
+        LowRent = "low_rent",
+    }
+}
+
+stored_enum! {
+    /// Who is applying; the policy decides which classes a programme admits.
+    ApplicantClass {
+        /// A household with local (Zhengzhou) hukou.
+        Local = "local",
+        /// 新就业职工: a newly employed worker.
+        NewWorker = "new_worker",
+        /// 外来务工人员: a migrant worker with a stable job.
+        Migrant = "migrant",
+    }
+}
+
+stored_enum! {
+    /// Language of the messages sent to the applicant.
+    Language {
+        /// Chinese (default).
+        Zh = "zh",
+        /// English.
+        En = "en",
+    }
+}
+
+stored_enum! {
+    /// How an application reached the office.
+    Source {
+        /// Filed by the household itself, online.
+        Online = "online",
+        /// A paper application entered by staff at the counter.
+        Counter = "counter",
+    }
+}
+
+stored_enum! {
+    /// What an account may do.
+    Role {
+        /// A household applying for housing; sees only its own applications.
+        Applicant = "applicant",
+        /// Sub-district staff scoped to one or more communities.
+        Reviewer = "reviewer",
+        /// Sub-district staff over a whole sub-district.
+        Supervisor = "supervisor",
+        /// District Civil Affairs Bureau staff over a whole district.
+        Bureau = "bureau",
+        /// Manages accounts, places and policies.
+        Admin = "admin",
+    }
+}
+
+stored_enum! {
+    /// The level of a place in the tree.
+    PlaceKind {
+        /// 区: a district, e.g. 管城回族区 (410104).
+        District = "district",
+        /// 街道: a sub-district, e.g. 南关街道 (410104003).
+        Subdistrict = "subdistrict",
+        /// 社区: a community, where applications are filed.
+        Community = "community",
+    }
+}
+
+stored_enum! {
+    /// Where a report-up batch stands.
+    BatchStatus {
+        /// Being filled by the supervisor.
+        Draft = "draft",
+        /// Frozen: the manifest and its SHA-256 are fixed.
+        Sealed = "sealed",
+        /// Sent to the bureau (上报).
+        Submitted = "submitted",
+        /// The bureau acknowledged it, count and hash checked.
+        Received = "received",
+        /// Some of its cases are decided.
+        PartlyDecided = "partly_decided",
+        /// Every case is decided (or withdrawn).
+        Closed = "closed",
+        /// Cancelled by the supervisor before it was sent.
+        Cancelled = "cancelled",
+    }
+}
+
+stored_enum! {
+    /// What became of a case in a batch.
+    ItemOutcome {
+        /// Approved by the bureau.
+        Approved = "approved",
+        /// Returned to the sub-district.
+        Returned = "returned",
+        /// Rejected by the bureau.
+        Rejected = "rejected",
+        /// Withdrawn by the applicant after the batch was sent.
+        Withdrawn = "withdrawn",
+    }
+}
+
+stored_enum! {
+    /// Something done to a batch.
+    BatchAction {
+        /// The supervisor opened the batch.
+        Create = "create",
+        /// A case was put in the batch.
+        AddItem = "add_item",
+        /// A case was taken out of the batch.
+        RemoveItem = "remove_item",
+        /// The manifest was frozen.
+        Seal = "seal",
+        /// The batch was sent to the bureau.
+        Submit = "submit",
+        /// The bureau acknowledged receipt.
+        Acknowledge = "acknowledge",
+        /// The bureau decided one case of the batch.
+        Decide = "decide",
+        /// A case of the batch was withdrawn by its applicant.
+        ItemWithdrawn = "item_withdrawn",
+        /// The supervisor cancelled the batch before it was sent.
+        Cancel = "cancel",
+    }
+}
+
+stored_enum! {
+    /// Where an objection to a public notice stands.
+    ObjectionStatus {
+        /// Filed and not yet decided.
+        Open = "open",
+        /// Found to be right: the case is rejected.
+        Upheld = "upheld",
+        /// Found not to be right: the case continues.
+        Dismissed = "dismissed",
+    }
+}
+
+stored_enum! {
+    /// Where an outgoing e-mail stands.
+    OutboxStatus {
+        /// Waiting to be sent (or to be retried).
+        Pending = "pending",
+        /// Accepted by the mail server.
+        Sent = "sent",
+        /// Given up after the last retry.
+        Dead = "dead",
+        /// The household gave no e-mail address; kept so the office can see it.
+        NoRecipient = "no_recipient",
+    }
+}
