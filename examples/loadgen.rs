@@ -27,38 +27,31 @@ use serde_json::{Value, json};
 
 type Http = Client<HttpConnector, Full<Bytes>>;
 
-/// A submission's transactions issued straight to the database: the same rows, the same
-/// statements and the same two write transactions as `POST /applications` followed by
-/// `POST /applications/{id}/submit` (draft insert; then idempotency check, case read,
-/// number sequence, case update, submit event with its report counters, member keys and
-/// duplicate look-up, receipt message, eligibility update, eligibility event with its
-/// counters, stored decision, result message, idempotency record). Left out, because
-/// they are not database work of the submission: HTTP, JSON parsing, authentication,
-/// validation, the eligibility engine, template rendering, and the reads of places and
-/// policies. The decision and the messages are copied from a real submission of the
-/// same household, so the rows have their real sizes.
+/// The database's own rate for the rows one submission stores: one transaction of plain
+/// inserts (the case as submitted and decided, its two events, a member key, the two
+/// messages, the stored decision, the idempotency record), with no reads and no row that
+/// another submission also writes. What a submission does beyond that (reads, the number
+/// sequence, the report counters, HTTP, JSON, authentication, validation, the engine,
+/// templates) is the service's own cost; submit ÷ this rate says how much of the
+/// database's capacity the service turns into submissions. The rows are copied from a
+/// real submission of the same household, so they have their real sizes.
 mod raw {
-    use anju::applications::repository as repo;
-    use anju::notifications::{NewMessage, enqueue, templates::Rendered};
-    use anju::reports::counters::CaseFacts;
     use chrono::Utc;
+    use entity::enums::{CaseAction, CaseStatus};
     use entity::{
-        application, application_event, eligibility_decision, idempotency_record, outbox_message,
-        place, user_account,
+        application, application_event, eligibility_decision, idempotency_record, member_key,
+        outbox_message,
     };
     use sea_orm::{
         ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
         QueryFilter, QueryOrder,
     };
-    use serde_json::Value;
 
     pub struct Fixture {
-        user_id: i64,
-        community_id: i64,
-        form: Value,
+        case: application::Model,
         decision: eligibility_decision::Model,
         messages: Vec<outbox_message::Model>,
-        response: Value,
+        idempotency: idempotency_record::Model,
     }
 
     /// Reads the rows of the newest HTTP submission to copy.
@@ -79,67 +72,37 @@ mod raw {
             .all(db)
             .await
             .expect("read");
-        let idem = idempotency_record::Entity::find()
+        let idempotency = idempotency_record::Entity::find()
             .filter(idempotency_record::Column::ApplicationId.eq(case.id))
             .one(db)
             .await
             .expect("read")
             .expect("its idempotency record");
-        let user = user_account::Entity::find_by_id(idem.user_id)
-            .one(db)
-            .await
-            .expect("read")
-            .expect("its applicant");
-        let community = place::Entity::find_by_id(case.community_id.expect("community"))
-            .one(db)
-            .await
-            .expect("read")
-            .expect("its community");
         Fixture {
-            user_id: user.id,
-            community_id: community.id,
-            form: case.form,
+            case,
             decision,
             messages,
-            response: idem.response,
-        }
-    }
-
-    fn message(f: &Fixture, i: usize, application_id: i64, event_id: i64) -> NewMessage {
-        let m = &f.messages[i.min(f.messages.len() - 1)];
-        NewMessage {
-            application_id: Some(application_id),
-            event_id: Some(event_id),
-            kind: if i == 0 { "receipt" } else { "eligibility" },
-            recipient: m.recipient.clone(),
-            language: entity::enums::Language::Zh,
-            rendered: Rendered {
-                subject: m.subject.clone(),
-                text: m.body_text.clone(),
-                html: m.body_html.clone(),
-            },
+            idempotency,
         }
     }
 
     fn event(
         id: i64,
-        action: entity::enums::CaseAction,
-        from: entity::enums::CaseStatus,
-        to: entity::enums::CaseStatus,
-        now: chrono::DateTime<Utc>,
+        action: CaseAction,
+        from: CaseStatus,
+        to: CaseStatus,
     ) -> application_event::ActiveModel {
         application_event::ActiveModel {
             application_id: Set(id),
-            actor_id: Set(None),
             action: Set(action),
             from_status: Set(Some(from)),
             to_status: Set(to),
-            created_at: Set(now),
+            created_at: Set(Utc::now()),
             ..Default::default()
         }
     }
 
-    /// One submission's two write transactions.
+    /// One submission's rows as plain inserts in one write transaction.
     pub async fn submission(
         db: &DatabaseConnection,
         f: &Fixture,
@@ -148,123 +111,53 @@ mod raw {
     ) -> Result<(), DbErr> {
         let now = Utc::now();
         let txn = anju::db::begin_write(db).await?;
-        let draft = repo::insert(
-            &txn,
-            application::ActiveModel {
-                applicant_id: Set(Some(f.user_id)),
-                source: Set(entity::enums::Source::Online),
-                programme: Set(Some(entity::enums::Programme::PublicRental)),
-                applicant_class: Set(Some(entity::enums::ApplicantClass::Local)),
-                community_id: Set(Some(f.community_id)),
-                status: Set(entity::enums::CaseStatus::Draft),
-                form: Set(f.form.clone()),
-                warnings: Set(serde_json::json!([])),
-                household_size: Set(1),
-                language: Set(entity::enums::Language::Zh),
-                version: Set(1),
-                created_at: Set(now),
-                updated_at: Set(now),
-                status_since: Set(now),
-                ..Default::default()
-            },
-        )
-        .await?;
-        txn.commit().await?;
-
-        let txn = anju::db::begin_write(db).await?;
-        let key = format!("raw-{tag}-{seq}");
-        repo::find_idempotency(&txn, f.user_id, &key).await?;
-        let case = repo::find(&txn, draft.id)
-            .await?
-            .ok_or(DbErr::RecordNotFound("case".into()))?;
-        let year = chrono::Datelike::year(&now);
-        let n = repo::next_in_sequence(&txn, &format!("application:410104003:{year}")).await?;
-        let facts = CaseFacts::of(&case);
-        repo::update_guarded(
-            &txn,
+        let mut row: application::ActiveModel = f.case.clone().into();
+        row.id = sea_orm::ActiveValue::NotSet;
+        row.number = Set(Some(format!("raw-{tag}-{seq}")));
+        row.status = Set(CaseStatus::Eligible);
+        row.created_at = Set(now);
+        let case = row.insert(&txn).await?;
+        let submitted = event(
             case.id,
-            case.version,
-            application::ActiveModel {
-                number: Set(Some(format!("410104003-{year}-{n:06}"))),
-                form: Set(f.form.clone()),
-                status: Set(entity::enums::CaseStatus::Submitted),
-                submitted_at: Set(Some(now)),
-                status_since: Set(now),
-                ..Default::default()
-            },
-        )
-        .await?;
-        let submitted = repo::insert_event(
-            &txn,
-            &facts,
-            event(
-                case.id,
-                entity::enums::CaseAction::Submit,
-                entity::enums::CaseStatus::Draft,
-                entity::enums::CaseStatus::Submitted,
-                now,
-            ),
-        )
-        .await?;
-        let hash = format!("{:064x}", u128::from(tag as u32) << 64 | u128::from(seq));
-        repo::replace_member_keys(&txn, case.id, std::slice::from_ref(&hash)).await?;
-        repo::keys_matching(&txn, std::slice::from_ref(&hash), case.id).await?;
-        enqueue(&txn, message(f, 0, case.id, submitted.id), now).await?;
-        repo::update_guarded(
-            &txn,
+            CaseAction::Submit,
+            CaseStatus::Draft,
+            CaseStatus::Submitted,
+        );
+        let decided = event(
             case.id,
-            case.version + 1,
-            application::ActiveModel {
-                status: Set(entity::enums::CaseStatus::Eligible),
-                status_since: Set(now),
-                policy_version: Set(Some(f.decision.policy_version.clone())),
-                warnings: Set(serde_json::json!([])),
-                ..Default::default()
-            },
-        )
-        .await?;
-        let facts = CaseFacts {
-            status_since: now,
-            ..facts
-        };
-        let checked = repo::insert_event(
-            &txn,
-            &facts,
-            event(
-                case.id,
-                entity::enums::CaseAction::PassEligibility,
-                entity::enums::CaseStatus::Submitted,
-                entity::enums::CaseStatus::Eligible,
-                now,
-            ),
-        )
-        .await?;
-        eligibility_decision::ActiveModel {
+            CaseAction::PassEligibility,
+            CaseStatus::Submitted,
+            CaseStatus::Eligible,
+        );
+        let submitted = submitted.insert(&txn).await?;
+        let decided = decided.insert(&txn).await?;
+        member_key::ActiveModel {
             application_id: Set(case.id),
-            event_id: Set(checked.id),
-            policy_version: Set(f.decision.policy_version.clone()),
-            eligible: Set(true),
-            flagged: Set(false),
-            decision: Set(f.decision.decision.clone()),
-            evaluated_at: Set(now),
-            ..Default::default()
+            member_index: Set(0),
+            id_hash: Set(format!(
+                "{:064x}",
+                u128::from(tag as u32) << 64 | u128::from(seq)
+            )),
         }
         .insert(&txn)
         .await?;
-        enqueue(&txn, message(f, 1, case.id, checked.id), now).await?;
-        repo::insert_idempotency(
-            &txn,
-            idempotency_record::Model {
-                user_id: f.user_id,
-                key,
-                request_hash: "0".repeat(64),
-                application_id: case.id,
-                status_code: 201,
-                response: f.response.clone(),
-                created_at: now,
-            },
-        )
-        .await?;
+        for (m, event_id) in f.messages.iter().zip([submitted.id, decided.id]) {
+            let mut msg: outbox_message::ActiveModel = m.clone().into();
+            msg.id = sea_orm::ActiveValue::NotSet;
+            msg.application_id = Set(Some(case.id));
+            msg.event_id = Set(Some(event_id));
+            msg.message_id = Set(format!("<raw-{tag}-{seq}-{event_id}@anju.local>"));
+            msg.insert(&txn).await?;
+        }
+        let mut decision: eligibility_decision::ActiveModel = f.decision.clone().into();
+        decision.id = sea_orm::ActiveValue::NotSet;
+        decision.application_id = Set(case.id);
+        decision.event_id = Set(decided.id);
+        decision.insert(&txn).await?;
+        let mut idem: idempotency_record::ActiveModel = f.idempotency.clone().into();
+        idem.key = Set(format!("raw-{tag}-{seq}"));
+        idem.application_id = Set(case.id);
+        idem.insert(&txn).await?;
         txn.commit().await
     }
 }

@@ -195,7 +195,7 @@ async fn seed_demo(settings: Settings, households: Option<u64>) -> anyhow::Resul
 }
 
 async fn counters(settings: Settings, rebuild: bool) -> anyhow::Result<()> {
-    use crate::reports::counters;
+    use crate::lifecycle::counters;
     let db = crate::db::connect(&settings.database_url, settings.db_pool_size).await?;
     crate::db::migrate(&db).await?;
     if rebuild {

@@ -98,6 +98,73 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
     Ok(WriteTxn { txn, _gate: gate })
 }
 
+/// The next value of a gap-free counter. Runs inside the caller's write transaction:
+/// the row lock (PostgreSQL) or the write lock (SQLite) serialises concurrent callers,
+/// and a rolled-back transaction takes its number back with it.
+pub async fn next_in_sequence(db: &impl ConnectionTrait, scope: &str) -> Result<i64, DbErr> {
+    reserve_in_sequence(db, scope, 1).await
+}
+
+/// Reserves `count` consecutive values of a counter; returns the last one.
+pub async fn reserve_in_sequence(
+    db: &impl ConnectionTrait,
+    scope: &str,
+    count: i64,
+) -> Result<i64, DbErr> {
+    use entity::number_sequence;
+    use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+    let stmt = Query::insert()
+        .into_table(number_sequence::Entity)
+        .columns([
+            number_sequence::Column::Scope,
+            number_sequence::Column::LastValue,
+        ])
+        .values_panic([scope.into(), count.into()])
+        .on_conflict(
+            OnConflict::column(number_sequence::Column::Scope)
+                .value(
+                    number_sequence::Column::LastValue,
+                    Expr::col((number_sequence::Entity, number_sequence::Column::LastValue))
+                        .add(count),
+                )
+                .to_owned(),
+        )
+        .returning_col(number_sequence::Column::LastValue)
+        .to_owned();
+    let row = db
+        .query_one(&stmt)
+        .await?
+        .ok_or_else(|| DbErr::Custom(format!("sequence {scope} returned nothing")))?;
+    row.try_get("", "last_value")
+}
+
+/// A value kept in the database by name (the identity-number hashing key, markers).
+pub async fn secret(db: &impl ConnectionTrait, name: &str) -> Result<Option<String>, DbErr> {
+    use sea_orm::EntityTrait;
+    Ok(entity::app_secret::Entity::find_by_id(name.to_string())
+        .one(db)
+        .await?
+        .map(|s| s.value))
+}
+
+/// Stores a secret unless one is already there (two instances starting at once keep
+/// the first).
+pub async fn insert_secret(
+    db: &impl ConnectionTrait,
+    name: &str,
+    value: &str,
+) -> Result<(), DbErr> {
+    use sea_orm::EntityTrait;
+    entity::app_secret::Entity::insert(entity::app_secret::ActiveModel {
+        name: sea_orm::ActiveValue::Set(name.to_string()),
+        value: sea_orm::ActiveValue::Set(value.to_string()),
+    })
+    .on_conflict_do_nothing_on([entity::app_secret::Column::Name])
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     use migration::MigratorTrait;

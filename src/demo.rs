@@ -16,13 +16,13 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use crate::applications::actions::{self, ActionInput};
 use crate::applications::form::Form;
-use crate::applications::lifecycle::Action;
 use crate::applications::service::{self as apps, IdempotencyKey, Submitted};
 use crate::auth::{Principal, Role, service as auth};
 use crate::batches::service as batches;
 use crate::clock::ManualClock;
+use crate::lifecycle::Action;
+use crate::review::actions::{self, ActionInput};
 use crate::state::AppState;
 
 /// Password of every demo account (documented in the README; demo data only).
@@ -216,11 +216,15 @@ fn input(version: i32) -> ActionInput {
     }
 }
 
+async fn case_by_id(
+    state: &AppState,
+    id: i64,
+) -> Result<Option<crate::applications::Case>, sea_orm::DbErr> {
+    Ok(apps::by_ids(&state.db, &[id]).await?.pop())
+}
+
 async fn version(state: &AppState, id: i64) -> anyhow::Result<i32> {
-    Ok(crate::applications::repository::find(&state.db, id)
-        .await?
-        .context("case")?
-        .version)
+    Ok(case_by_id(state, id).await?.context("case")?.version)
 }
 
 async fn act(
@@ -243,10 +247,7 @@ pub async fn run(
     clock: &ManualClock,
     show_progress: bool,
 ) -> anyhow::Result<bool> {
-    if crate::applications::repository::secret(&state.db, MARKER)
-        .await?
-        .is_some()
-    {
+    if crate::db::secret(&state.db, MARKER).await?.is_some() {
         return Ok(false);
     }
     let communities: Vec<String> = (1..=11).map(|i| format!("410104003-{i:02}")).collect();
@@ -386,7 +387,7 @@ pub async fn run(
     let mut withdrawn = 0;
     for (id, k, online) in eligible_pr {
         if online && withdrawn < 15 {
-            let owner = crate::applications::repository::find(&state.db, id)
+            let owner = case_by_id(state, id)
                 .await?
                 .and_then(|c| c.applicant_id)
                 .context("owner")?;
@@ -469,17 +470,17 @@ pub async fn run(
     // Objections during the notice: 4 upheld (the case is rejected), 6 dismissed.
     let passed: Vec<(i64, usize)> = accepted[..183].to_vec();
     for (n, (id, k)) in passed.iter().take(10).enumerate() {
-        let number = crate::applications::repository::find(&state.db, *id)
+        let number = case_by_id(state, *id)
             .await?
             .and_then(|c| c.number)
             .context("number")?;
-        let objection = crate::review::service::NewObjection {
+        let objection = crate::review::notice::NewObjection {
             name: people.name(),
             contact: format!("0371-6{:07}", 1_000_000 + n),
             content: "申请人家庭另有住房，请核查".into(),
         };
         let filed =
-            crate::review::service::file_objection(state, &number, objection, &format!("demo-{n}"))
+            crate::review::notice::file_objection(state, &number, objection, &format!("demo-{n}"))
                 .await
                 .map_err(|e| anyhow::anyhow!("objection: {e}"))?;
         let (action, note) = if n < 4 {
@@ -501,7 +502,7 @@ pub async fn run(
         .await?;
     }
     clock.advance(Duration::days(11));
-    let ready = actions::close_due_notices(state)
+    let ready = crate::review::notice::close_due_notices(state, None)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     if ready != 179 {
@@ -565,8 +566,7 @@ pub async fn run(
             clock.advance(Duration::minutes(20));
         }
     }
-    crate::applications::repository::insert_secret(&state.db, MARKER, &Utc::now().to_rfc3339())
-        .await?;
+    crate::db::insert_secret(&state.db, MARKER, &Utc::now().to_rfc3339()).await?;
     bar.finish_with_message("done");
     Ok(true)
 }
@@ -577,7 +577,7 @@ fn clock_now(state: &AppState) -> chrono::DateTime<Utc> {
 
 /// Which plan index an online applicant account was made for (its e-mail carries it).
 async fn plan_index_of(state: &AppState, user_id: i64) -> anyhow::Result<usize> {
-    let user = crate::auth::repository::find_user(&state.db, user_id)
+    let user = crate::auth::service::find_user(&state.db, user_id)
         .await?
         .context("user")?;
     let email = user.email.unwrap_or_default();
@@ -596,10 +596,7 @@ pub async fn generate(
     show_progress: bool,
 ) -> anyhow::Result<Option<crate::applications::bulk::Imported>> {
     const BULK_MARKER: &str = "demo_households";
-    if crate::applications::repository::secret(&state.db, BULK_MARKER)
-        .await?
-        .is_some()
-    {
+    if crate::db::secret(&state.db, BULK_MARKER).await?.is_some() {
         return Ok(None);
     }
     let places = crate::places::service::all(&state.db).await?;
@@ -659,7 +656,7 @@ pub async fn generate(
         bar.inc(end - i);
         i = end;
     }
-    crate::applications::repository::insert_secret(&state.db, BULK_MARKER, &n.to_string()).await?;
+    crate::db::insert_secret(&state.db, BULK_MARKER, &n.to_string()).await?;
     bar.finish_with_message("done");
     Ok(Some(total))
 }

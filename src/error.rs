@@ -399,6 +399,32 @@ impl From<crate::places::PlaceError> for ApiError {
     }
 }
 
+impl ApiError {
+    fn wrong_status(status: crate::lifecycle::Status) -> Self {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "wrong_status",
+            &Msg::new(
+                format!("案件当前状态为 {}，不能执行此操作", status.as_str()),
+                format!("Not allowed while the case is {}", status.as_str()),
+            ),
+            vec![],
+        )
+    }
+
+    fn stale(current: i32) -> Self {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "stale_version",
+            &Msg::new(
+                format!("案件已被修改（当前版本 {current}），请刷新后重试"),
+                format!("The case has changed (current version {current}); reload and retry"),
+            ),
+            vec![],
+        )
+    }
+}
+
 impl From<crate::applications::ApplicationError> for ApiError {
     fn from(err: crate::applications::ApplicationError) -> Self {
         use crate::applications::ApplicationError as E;
@@ -406,24 +432,8 @@ impl From<crate::applications::ApplicationError> for ApiError {
             E::NotFound => ApiError::not_found(),
             E::Forbidden => ApiError::forbidden(),
             E::Invalid(fields) => ApiError::validation(fields),
-            E::WrongStatus(status) => ApiError::new(
-                StatusCode::CONFLICT,
-                "wrong_status",
-                &Msg::new(
-                    format!("案件当前状态为 {}，不能执行此操作", status.as_str()),
-                    format!("Not allowed while the case is {}", status.as_str()),
-                ),
-                vec![],
-            ),
-            E::Stale(current) => ApiError::new(
-                StatusCode::CONFLICT,
-                "stale_version",
-                &Msg::new(
-                    format!("案件已被修改（当前版本 {current}），请刷新后重试"),
-                    format!("The case has changed (current version {current}); reload and retry"),
-                ),
-                vec![],
-            ),
+            E::WrongStatus(status) => ApiError::wrong_status(status),
+            E::Stale(current) => ApiError::stale(current),
             E::KeyReused => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency_key_reused",
@@ -437,6 +447,20 @@ impl From<crate::applications::ApplicationError> for ApiError {
                     Msg::new("请为新的请求使用新的键", "use a new key for a new request"),
                 )],
             ),
+            E::Db(db) => ApiError::internal(&db),
+        }
+    }
+}
+
+impl From<crate::review::ReviewError> for ApiError {
+    fn from(err: crate::review::ReviewError) -> Self {
+        use crate::review::ReviewError as E;
+        match err {
+            E::NotFound => ApiError::not_found(),
+            E::Forbidden => ApiError::forbidden(),
+            E::Invalid(fields) => ApiError::validation(fields),
+            E::WrongStatus(status) => ApiError::wrong_status(status),
+            E::Stale(current) => ApiError::stale(current),
             E::ConflictOfInterest => ApiError::new(
                 StatusCode::FORBIDDEN,
                 "conflict_of_interest",
@@ -458,6 +482,15 @@ impl From<crate::applications::ApplicationError> for ApiError {
                 &Msg::new(
                     "仍有未确认的提示或未处理的重复标记",
                     "Warnings or duplicate flags are still open; resolve them first",
+                ),
+                vec![],
+            ),
+            E::RateLimited => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_objections",
+                &Msg::new(
+                    "提交过于频繁，请稍后再试",
+                    "Too many objections from you; try again later",
                 ),
                 vec![],
             ),
@@ -529,6 +562,19 @@ impl From<crate::batches::BatchError> for ApiError {
                 "maker_checker",
                 "封存人不能是批次中任何案件的初审通过人",
                 "Whoever seals a batch may not have passed a case in it",
+            ),
+            E::CasesNotReady(ids) => conflict(
+                "cases_not_ready",
+                &format!("批次中的案件已不是待上报状态：{}", ids.join("、")),
+                &format!(
+                    "Cases of the batch are no longer ready to report: {}",
+                    ids.join(", ")
+                ),
+            ),
+            E::AlreadyDecided => conflict(
+                "already_decided",
+                "该案件已有区民政局意见",
+                "The bureau has already decided this case",
             ),
             E::Mismatch => conflict(
                 "manifest_mismatch",

@@ -12,6 +12,7 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod i18n;
+pub mod lifecycle;
 pub mod notifications;
 pub mod openapi;
 pub mod places;

@@ -40,7 +40,7 @@ pub type Apis = (
     crate::applications::api::ApplicationApi,
     crate::eligibility::api::PolicyApi,
     crate::review::api::ReviewApi,
-    crate::review::public::PublicApi,
+    crate::review::notice_api::PublicApi,
     crate::notifications::api::OutboxApi,
     crate::batches::api::BatchApi,
     crate::reports::api::ReportApi,
@@ -70,7 +70,7 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
         crate::review::api::ReviewApi {
             state: state.clone(),
         },
-        crate::review::public::PublicApi {
+        crate::review::notice_api::PublicApi {
             state: state.clone(),
         },
         crate::notifications::api::OutboxApi {

@@ -16,7 +16,7 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Resul
     let db = crate::db::connect(&settings.database_url, settings.db_pool_size).await?;
     crate::db::migrate(&db).await?;
     crate::eligibility::service::ensure_default_policies(&db, clock.now()).await?;
-    if crate::reports::counters::ensure(&db).await? {
+    if crate::lifecycle::counters::ensure(&db).await? {
         tracing::info!("rebuilt the report counters from the event log");
     }
     let mut state = AppState::new(db, settings, clock);
@@ -39,7 +39,7 @@ pub fn spawn_background(state: &AppState) {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
-            match crate::applications::actions::close_due_notices(&state).await {
+            match crate::review::notice::close_due_notices(&state, None).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(cases = n, "closed ended notice windows"),
                 Err(e) => tracing::warn!(error = %e, "closing notice windows failed"),
@@ -70,7 +70,7 @@ pub fn build_app(state: AppState) -> impl Endpoint + use<> {
 /// Configuring `id_hash_key` keeps it out of the database, which is better: a copy of
 /// the database alone then cannot be used to test guesses against the hashes.
 async fn stored_id_hash_key(db: &DatabaseConnection) -> anyhow::Result<String> {
-    use crate::applications::repository as repo;
+    use crate::db as repo;
     const NAME: &str = "id_hash_key";
     if let Some(key) = repo::secret(db, NAME).await? {
         return Ok(key);

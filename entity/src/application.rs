@@ -22,8 +22,11 @@ pub struct Model {
     pub applicant_class: Option<ApplicantClass>,
     pub community_id: Option<i64>,
     pub status: CaseStatus,
-    /// The household form as JSON (see `applications::domain::Form`).
+    /// The household form as JSON (see `applications::form::Form`; read it through
+    /// `applications::repository::form_of`, which refuses an unreadable one).
     pub form: Json,
+    /// The applicant's name as in the form, for messages and lists.
+    pub applicant_name: Option<String>,
     /// Warnings for the reviewer to confirm, as JSON.
     pub warnings: Json,
     pub household_size: i32,

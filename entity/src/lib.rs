@@ -5,6 +5,7 @@ pub mod app_secret;
 pub mod application;
 pub mod application_event;
 pub mod batch;
+pub mod batch_event;
 pub mod batch_item;
 pub mod case_access;
 pub mod duplicate_flag;

@@ -10,6 +10,7 @@ mod m20261130_000003_eligibility;
 mod m20261130_000004_review;
 mod m20261130_000005_batches;
 mod m20261130_000006_report_counters;
+mod m20261201_000007_lifecycle;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_review::Migration),
             Box::new(m20261130_000005_batches::Migration),
             Box::new(m20261130_000006_report_counters::Migration),
+            Box::new(m20261201_000007_lifecycle::Migration),
         ]
     }
 }

@@ -11,12 +11,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::form::{ApplicantClass, Form, Programme};
-use super::lifecycle::{self, Action, Status};
 use super::service::{self, CaseDetail, CaseSummary, IdempotencyKey, Receipt, Submitted};
 use crate::auth::api::BearerAuth;
 use crate::error::{ApiError, FieldError};
 use crate::http::body::JsonBody;
 use crate::i18n::{Lang, Msg};
+use crate::lifecycle::{Action, Status, case_table as lifecycle};
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 use crate::values::IdNumber;

@@ -1,17 +1,19 @@
 //! Applications: the household form, its checks, drafts, idempotent submission with a
-//! receipt, duplicate detection across programmes, the case lifecycle table and the
-//! event log. Owns `application`, `application_event`, `member_key`, `duplicate_flag`,
-//! `idempotency_record` and the application-number sequences.
+//! receipt, duplicate detection across programmes, and reading cases with scope. Owns
+//! `application` (whose status only the case writer in `crate::lifecycle` changes),
+//! `member_key`, `duplicate_flag`, `idempotency_record`, `case_access` and `app_secret`.
 
-pub mod actions;
 pub mod api;
 pub mod bulk;
 pub mod domain;
 pub mod form;
-pub mod lifecycle;
-pub mod queue;
-pub mod repository;
+pub mod query;
+mod repository;
 pub mod service;
 pub mod simulation;
+pub mod submission;
 
 pub use service::ApplicationError;
+
+/// A case as stored; other domains read its fields, never its table.
+pub type Case = entity::application::Model;

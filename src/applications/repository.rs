@@ -1,17 +1,29 @@
 //! Every database call of the applications domain. Queries over cases start from a
 //! scoped constructor (`for_applicant`, `in_communities`), never from a bare `find()`.
+//! Status changes are not here: they are the case writer's (`crate::lifecycle`).
 
-use entity::{
-    app_secret, application, application_event, duplicate_flag, idempotency_record, member_key,
-    number_sequence,
-};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-
-use crate::reports::counters::{self, CaseFacts};
+use chrono::{DateTime, Utc};
+use entity::{application, case_access, duplicate_flag, idempotency_record, member_key};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
+
+use super::domain::Warning;
+use super::form::Form;
+use crate::lifecycle::Status;
+
+/// The stored form, or an error naming the case: an unreadable form is never an empty one.
+pub fn form_of(m: &application::Model) -> Result<Form, DbErr> {
+    serde_json::from_value(m.form.clone())
+        .map_err(|e| DbErr::Json(format!("application {} has an unreadable form: {e}", m.id)))
+}
+
+/// The stored warnings, or an error naming the case.
+pub fn warnings_of(m: &application::Model) -> Result<Vec<Warning>, DbErr> {
+    serde_json::from_value(m.warnings.clone())
+        .map_err(|e| DbErr::Json(format!("application {} has unreadable warnings: {e}", m.id)))
+}
 
 /// Cases filed by one applicant account.
 pub fn for_applicant(user_id: i64) -> Select<application::Entity> {
@@ -21,6 +33,56 @@ pub fn for_applicant(user_id: i64) -> Select<application::Entity> {
 /// Cases filed in any of these communities (staff scope).
 pub fn in_communities(ids: &[i64]) -> Select<application::Entity> {
     application::Entity::find().filter(application::Column::CommunityId.is_in(ids.iter().copied()))
+}
+
+/// Every case, for the service's own jobs (closing notice windows), never for a person.
+pub fn everywhere() -> Select<application::Entity> {
+    application::Entity::find()
+}
+
+/// Cases holding a housing benefit (one benefit per person).
+pub async fn holding_benefit(db: &impl ConnectionTrait) -> Result<Vec<application::Model>, DbErr> {
+    application::Entity::find()
+        .filter(application::Column::Status.is_in([
+            Status::Approved,
+            Status::Waitlisted,
+            Status::Offered,
+            Status::Allocated,
+        ]))
+        .all(db)
+        .await
+}
+
+pub async fn keys_of(
+    db: &impl ConnectionTrait,
+    case_ids: &[i64],
+) -> Result<Vec<member_key::Model>, DbErr> {
+    member_key::Entity::find()
+        .filter(member_key::Column::ApplicationId.is_in(case_ids.iter().copied()))
+        .all(db)
+        .await
+}
+
+/// A page by id of the submitted, not withdrawn cases of a programme (in these
+/// communities, or everywhere), for policy simulation.
+pub async fn decided_page(
+    db: &impl ConnectionTrait,
+    programme: entity::enums::Programme,
+    communities: Option<&[i64]>,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<application::Model>, DbErr> {
+    let mut q = application::Entity::find()
+        .filter(application::Column::Id.gt(after))
+        .filter(application::Column::Programme.eq(programme))
+        .filter(application::Column::Status.is_not_in([Status::Draft, Status::Withdrawn]));
+    if let Some(ids) = communities {
+        q = q.filter(application::Column::CommunityId.is_in(ids.iter().copied()));
+    }
+    q.order_by_asc(application::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
 }
 
 /// One page of a scoped query, newest first, with ids below `before`.
@@ -40,6 +102,30 @@ pub async fn page(
         .await
 }
 
+/// Rows of a scoped query matching `cond`, in `order`, at most `limit`.
+pub async fn matching(
+    db: &impl ConnectionTrait,
+    scoped: Select<application::Entity>,
+    cond: Condition,
+    order: &[(application::Column, sea_orm::Order)],
+    limit: u64,
+) -> Result<Vec<application::Model>, DbErr> {
+    let mut q = scoped.filter(cond);
+    for (col, dir) in order {
+        q = q.order_by(*col, dir.clone());
+    }
+    q.limit(limit).all(db).await
+}
+
+/// How many rows of a scoped query match `cond`.
+pub async fn count_matching(
+    db: &impl ConnectionTrait,
+    scoped: Select<application::Entity>,
+    cond: Condition,
+) -> Result<u64, DbErr> {
+    scoped.filter(cond).count(db).await
+}
+
 pub async fn insert(
     db: &impl ConnectionTrait,
     row: application::ActiveModel,
@@ -47,77 +133,60 @@ pub async fn insert(
     row.insert(db).await
 }
 
-/// Updates a case only if it is still at `version`; returns whether it was.
-pub async fn update_guarded(
+/// Changes a draft's form columns if it is still at `version` (drafts have no status
+/// change, so this is not the writer's); returns the new row.
+pub async fn update_draft(
     db: &impl ConnectionTrait,
     id: i64,
     version: i32,
     mut changes: application::ActiveModel,
-) -> Result<bool, DbErr> {
+) -> Result<Option<application::Model>, DbErr> {
     changes.version = Set(version + 1);
-    let res = application::Entity::update_many()
+    Ok(application::Entity::update_many()
         .set(changes)
         .filter(application::Column::Id.eq(id))
         .filter(application::Column::Version.eq(version))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected == 1)
+        .filter(application::Column::Status.is_in([Status::Draft, Status::NeedsCorrection]))
+        .exec_with_returning(db)
+        .await?
+        .pop())
 }
 
-pub async fn delete_guarded(
-    db: &impl ConnectionTrait,
-    id: i64,
-    version: i32,
-) -> Result<bool, DbErr> {
+pub async fn delete_draft(db: &impl ConnectionTrait, id: i64, version: i32) -> Result<bool, DbErr> {
     let res = application::Entity::delete_many()
         .filter(application::Column::Id.eq(id))
         .filter(application::Column::Version.eq(version))
-        .filter(application::Column::Status.eq(entity::enums::CaseStatus::Draft))
+        .filter(application::Column::Status.eq(Status::Draft))
         .exec(db)
         .await?;
     Ok(res.rows_affected == 1)
 }
 
-/// Writes an event and, in the same transaction, keeps the report counters in step
-/// (`case` as it was before the change the event records).
-pub async fn insert_event(
+pub async fn by_ids(
     db: &impl ConnectionTrait,
-    case: &CaseFacts,
-    row: application_event::ActiveModel,
-) -> Result<application_event::Model, DbErr> {
-    let (Some(action), Some(to), Some(at)) = (
-        row.action.try_as_ref(),
-        row.to_status.try_as_ref(),
-        row.created_at.try_as_ref(),
-    ) else {
-        return Err(DbErr::Custom(
-            "an event needs action, to_status and time".into(),
-        ));
-    };
-    let from = row.from_status.try_as_ref().copied().flatten();
-    counters::on_event(
-        db,
-        case,
-        action.as_str(),
-        from.map(|s| s.as_str()),
-        to.as_str(),
-        *at,
-    )
-    .await?;
-    row.insert(db).await
-}
-
-pub async fn events_of(
-    db: &impl ConnectionTrait,
-    id: i64,
-) -> Result<Vec<application_event::Model>, DbErr> {
-    application_event::Entity::find()
-        .filter(application_event::Column::ApplicationId.eq(id))
-        .order_by_asc(application_event::Column::Id)
+    ids: &[i64],
+) -> Result<Vec<application::Model>, DbErr> {
+    application::Entity::find()
+        .filter(application::Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await
 }
 
+pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<application::Model>, DbErr> {
+    application::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn by_number(
+    db: &impl ConnectionTrait,
+    number: &str,
+) -> Result<Option<application::Model>, DbErr> {
+    application::Entity::find()
+        .filter(application::Column::Number.eq(number))
+        .one(db)
+        .await
+}
+
+/// Replaces a case's member keys: the ones it keeps stay, others go, new ones come.
 pub async fn replace_member_keys(
     db: &impl ConnectionTrait,
     id: i64,
@@ -130,15 +199,33 @@ pub async fn replace_member_keys(
     if hashes.is_empty() {
         return Ok(());
     }
-    let rows = hashes
+    member_key::Entity::insert_many(key_rows(id, hashes))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub fn key_rows(id: i64, hashes: &[String]) -> Vec<member_key::ActiveModel> {
+    hashes
         .iter()
         .enumerate()
         .map(|(i, h)| member_key::ActiveModel {
             application_id: Set(id),
             member_index: Set(i as i32),
             id_hash: Set(h.clone()),
-        });
-    member_key::Entity::insert_many(rows).exec(db).await?;
+        })
+        .collect()
+}
+
+pub async fn insert_keys(
+    db: &impl ConnectionTrait,
+    rows: Vec<member_key::ActiveModel>,
+) -> Result<(), DbErr> {
+    for chunk in rows.chunks(2000) {
+        member_key::Entity::insert_many(chunk.to_vec())
+            .exec(db)
+            .await?;
+    }
     Ok(())
 }
 
@@ -155,18 +242,18 @@ pub async fn keys_matching(
         .await
 }
 
-pub async fn by_ids(
+/// Whether any member of the case has this keyed hash.
+pub async fn has_member_hash(
     db: &impl ConnectionTrait,
-    ids: &[i64],
-) -> Result<Vec<application::Model>, DbErr> {
-    application::Entity::find()
-        .filter(application::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await
-}
-
-pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<application::Model>, DbErr> {
-    application::Entity::find_by_id(id).one(db).await
+    case_id: i64,
+    hash: &str,
+) -> Result<bool, DbErr> {
+    Ok(member_key::Entity::find()
+        .filter(member_key::Column::ApplicationId.eq(case_id))
+        .filter(member_key::Column::IdHash.eq(hash))
+        .one(db)
+        .await?
+        .is_some())
 }
 
 pub async fn insert_flag(
@@ -188,42 +275,51 @@ pub async fn flags_of(
         .await
 }
 
-/// The next value of a gap-free counter. Runs inside the caller's write transaction:
-/// the row lock (PostgreSQL) or the write lock (SQLite) serialises concurrent callers,
-/// and a rolled-back transaction takes its number back with it.
-pub async fn next_in_sequence(db: &impl ConnectionTrait, scope: &str) -> Result<i64, DbErr> {
-    reserve_in_sequence(db, scope, 1).await
+/// Resolves a flag and its mirror on the other case.
+pub async fn resolve_flag_pair(
+    db: &impl ConnectionTrait,
+    flag: &duplicate_flag::Model,
+    resolution: &str,
+    by: i64,
+    note: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    duplicate_flag::Entity::update_many()
+        .col_expr(duplicate_flag::Column::Resolution, resolution.into())
+        .col_expr(duplicate_flag::Column::ResolvedBy, Some(by).into())
+        .col_expr(duplicate_flag::Column::ResolvedAt, Some(at).into())
+        .col_expr(
+            duplicate_flag::Column::Note,
+            note.map(str::to_string).into(),
+        )
+        .filter(
+            Condition::any()
+                .add(duplicate_flag::Column::Id.eq(flag.id))
+                .add(
+                    Condition::all()
+                        .add(duplicate_flag::Column::ApplicationId.eq(flag.other_application_id))
+                        .add(duplicate_flag::Column::OtherApplicationId.eq(flag.application_id))
+                        .add(duplicate_flag::Column::MemberIndex.eq(flag.other_member_index)),
+                ),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
-/// Reserves `count` consecutive values of a counter; returns the last one.
-pub async fn reserve_in_sequence(
+/// Sets a case's open-duplicate marker (a derived index helper kept in step with its
+/// flags, not case state: it changes without an event).
+pub async fn set_duplicate_open(
     db: &impl ConnectionTrait,
-    scope: &str,
-    count: i64,
-) -> Result<i64, DbErr> {
-    let stmt = Query::insert()
-        .into_table(number_sequence::Entity)
-        .columns([
-            number_sequence::Column::Scope,
-            number_sequence::Column::LastValue,
-        ])
-        .values_panic([scope.into(), count.into()])
-        .on_conflict(
-            OnConflict::column(number_sequence::Column::Scope)
-                .value(
-                    number_sequence::Column::LastValue,
-                    Expr::col((number_sequence::Entity, number_sequence::Column::LastValue))
-                        .add(count),
-                )
-                .to_owned(),
-        )
-        .returning_col(number_sequence::Column::LastValue)
-        .to_owned();
-    let row = db
-        .query_one(&stmt)
-        .await?
-        .ok_or_else(|| DbErr::Custom(format!("sequence {scope} returned nothing")))?;
-    row.try_get("", "last_value")
+    ids: &[i64],
+    open: bool,
+) -> Result<(), DbErr> {
+    application::Entity::update_many()
+        .col_expr(application::Column::DuplicateOpen, open.into())
+        .filter(application::Column::Id.is_in(ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 pub async fn find_idempotency(
@@ -246,48 +342,14 @@ pub async fn insert_idempotency(
     Ok(())
 }
 
-pub async fn secret(db: &impl ConnectionTrait, name: &str) -> Result<Option<String>, DbErr> {
-    Ok(app_secret::Entity::find_by_id(name.to_string())
-        .one(db)
-        .await?
-        .map(|s| s.value))
-}
-
-/// Stores a secret unless one is already there (two instances starting at once keep
-/// the first).
-pub async fn insert_secret(
-    db: &impl ConnectionTrait,
-    name: &str,
-    value: &str,
-) -> Result<(), DbErr> {
-    app_secret::Entity::insert(app_secret::ActiveModel {
-        name: Set(name.to_string()),
-        value: Set(value.to_string()),
-    })
-    .on_conflict_do_nothing_on([app_secret::Column::Name])
-    .exec(db)
-    .await?;
-    Ok(())
-}
-
-/// Marks cases as having an open duplicate flag.
-pub async fn mark_duplicate_open(db: &impl ConnectionTrait, ids: &[i64]) -> Result<(), DbErr> {
-    application::Entity::update_many()
-        .col_expr(application::Column::DuplicateOpen, true.into())
-        .filter(application::Column::Id.is_in(ids.iter().copied()))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
 pub async fn record_access(
     db: &impl ConnectionTrait,
     application_id: i64,
     user_id: i64,
     what: &str,
-    at: chrono::DateTime<chrono::Utc>,
+    at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    entity::case_access::ActiveModel {
+    case_access::ActiveModel {
         application_id: Set(application_id),
         user_id: Set(user_id),
         what: Set(what.to_string()),
@@ -302,10 +364,10 @@ pub async fn record_access(
 pub async fn access_of(
     db: &impl ConnectionTrait,
     application_id: i64,
-) -> Result<Vec<entity::case_access::Model>, DbErr> {
-    entity::case_access::Entity::find()
-        .filter(entity::case_access::Column::ApplicationId.eq(application_id))
-        .order_by_asc(entity::case_access::Column::Id)
+) -> Result<Vec<case_access::Model>, DbErr> {
+    case_access::Entity::find()
+        .filter(case_access::Column::ApplicationId.eq(application_id))
+        .order_by_asc(case_access::Column::Id)
         .all(db)
         .await
 }

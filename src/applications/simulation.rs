@@ -8,12 +8,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use entity::{application, member_key};
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use entity::application;
+use sea_orm::DbErr;
 
 use super::domain;
-use super::form::Form;
-use super::lifecycle::Status;
+use super::repository as repo;
 use super::service::ApplicationError;
 use crate::auth::{Principal, Role};
 use crate::clock::local_date;
@@ -58,15 +57,7 @@ pub struct Simulation {
 
 /// Which person (by keyed hash) holds a benefit in which case.
 async fn benefit_holders(state: &AppState) -> Result<HashMap<String, String>, DbErr> {
-    let holders = application::Entity::find()
-        .filter(application::Column::Status.is_in([
-            "approved",
-            "waitlisted",
-            "offered",
-            "allocated",
-        ]))
-        .all(&state.db)
-        .await?;
+    let holders = repo::holding_benefit(&state.db).await?;
     if holders.is_empty() {
         return Ok(HashMap::new());
     }
@@ -74,11 +65,9 @@ async fn benefit_holders(state: &AppState) -> Result<HashMap<String, String>, Db
         .iter()
         .map(|a| (a.id, a.number.clone().unwrap_or_else(|| a.id.to_string())))
         .collect();
-    let keys = member_key::Entity::find()
-        .filter(member_key::Column::ApplicationId.is_in(numbers.keys().copied()))
-        .all(&state.db)
-        .await?;
-    Ok(keys
+    let ids: Vec<i64> = numbers.keys().copied().collect();
+    Ok(repo::keys_of(&state.db, &ids)
+        .await?
         .into_iter()
         .filter_map(|k| {
             numbers
@@ -86,6 +75,17 @@ async fn benefit_holders(state: &AppState) -> Result<HashMap<String, String>, Db
                 .map(|n| (k.id_hash, n.clone()))
         })
         .collect())
+}
+
+/// What the simulation needs besides the draft: who holds benefits, the places, and
+/// the running tallies per community.
+struct Run<'a> {
+    state: &'a AppState,
+    draft: &'a PolicyDocument,
+    holders: HashMap<String, String>,
+    communities: Vec<Place>,
+    per: BTreeMap<i64, (u64, u64)>,
+    out: Simulation,
 }
 
 pub async fn simulate(
@@ -100,27 +100,18 @@ pub async fn simulate(
         }
         _ => return Err(ApplicationError::Forbidden),
     };
-    let holders = benefit_holders(state).await?;
-    let communities: Vec<Place> = places::service::all(&state.db).await?;
-    let mut out = Simulation::default();
-    let mut per: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
+    let mut run = Run {
+        state,
+        draft,
+        holders: benefit_holders(state).await?,
+        communities: places::service::all(&state.db).await?,
+        per: BTreeMap::new(),
+        out: Simulation::default(),
+    };
     let mut after = 0i64;
     loop {
-        let mut q = application::Entity::find()
-            .filter(application::Column::Id.gt(after))
-            .filter(application::Column::Programme.eq(draft.programme.as_str()))
-            .filter(
-                application::Column::Status
-                    .is_not_in([Status::Draft.as_str(), Status::Withdrawn.as_str()]),
-            );
-        if let Some(ids) = &scope {
-            q = q.filter(application::Column::CommunityId.is_in(ids.iter().copied()));
-        }
-        let page = q
-            .order_by_asc(application::Column::Id)
-            .limit(PAGE)
-            .all(&state.db)
-            .await?;
+        let page =
+            repo::decided_page(&state.db, draft.programme, scope.as_deref(), after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.id;
         let ids: Vec<i64> = page.iter().map(|a| a.id).collect();
@@ -129,68 +120,90 @@ pub async fn simulate(
             .into_iter()
             .collect();
         for case in &page {
-            let (Some(&was), Some(submitted)) = (outcomes.get(&case.id), case.submitted_at) else {
-                continue;
-            };
-            let day = local_date(submitted);
-            let Ok(form) = serde_json::from_value::<Form>(case.form.clone()) else {
-                continue;
-            };
-            let Ok((household, _)) = domain::validate(&form, day) else {
-                continue;
-            };
-            let facts = Facts {
-                other_benefits: household
-                    .members
-                    .iter()
-                    .filter_map(|m| holders.get(&m.id_number.keyed_hash(&state.id_hash_key)))
-                    .filter(|n| Some(*n) != case.number.as_ref())
-                    .cloned()
-                    .collect(),
-            };
-            let now = engine::evaluate(&household, draft, day, &facts).eligible;
-            out.evaluated += 1;
-            if now == was {
-                out.unchanged += 1;
-                continue;
-            }
-            let entry = per
-                .entry(case.community_id.unwrap_or_default())
-                .or_default();
-            if now {
-                out.became_eligible += 1;
-                entry.0 += 1;
-            } else {
-                out.became_ineligible += 1;
-                entry.1 += 1;
-            }
-            if out.changes.len() < MAX_LISTED {
-                out.changes.push(CaseChange {
-                    application_id: case.id,
-                    number: case.number.clone(),
-                    community_code: communities
-                        .iter()
-                        .find(|c| Some(c.id) == case.community_id)
-                        .map(|c| c.code.clone())
-                        .unwrap_or_default(),
-                    was_eligible: was,
-                });
-            } else {
-                out.truncated = true;
+            if let (Some(&was), Some(submitted)) = (outcomes.get(&case.id), case.submitted_at) {
+                run.evaluate(case, was, local_date(submitted))?;
             }
         }
     }
-    out.by_community = per
-        .into_iter()
-        .map(|(id, (up, down))| {
-            let place = communities.iter().find(|c| c.id == id);
-            CommunityChange {
-                code: place.map(|p| p.code.clone()).unwrap_or_default(),
-                name: place.map(|p| p.name.clone()).unwrap_or_default(),
-                became_eligible: up,
-                became_ineligible: down,
-            }
-        })
-        .collect();
-    Ok(out)
+    Ok(run.finish())
+}
+
+impl Run<'_> {
+    /// Re-evaluates one case under the draft and counts it.
+    fn evaluate(
+        &mut self,
+        case: &application::Model,
+        was: bool,
+        day: chrono::NaiveDate,
+    ) -> Result<(), ApplicationError> {
+        let form = repo::form_of(case)?;
+        // A stored form that no longer validates (a rule tightened since) is counted
+        // as not evaluated rather than guessed at.
+        let Ok((household, _)) = domain::validate(&form, day) else {
+            return Ok(());
+        };
+        let facts = Facts {
+            other_benefits: household
+                .members
+                .iter()
+                .filter_map(|m| {
+                    self.holders
+                        .get(&m.id_number.keyed_hash(&self.state.id_hash_key))
+                })
+                .filter(|n| Some(*n) != case.number.as_ref())
+                .cloned()
+                .collect(),
+        };
+        let now = engine::evaluate(&household, self.draft, day, &facts).eligible;
+        self.out.evaluated += 1;
+        if now == was {
+            self.out.unchanged += 1;
+            return Ok(());
+        }
+        let entry = self
+            .per
+            .entry(case.community_id.unwrap_or_default())
+            .or_default();
+        if now {
+            self.out.became_eligible += 1;
+            entry.0 += 1;
+        } else {
+            self.out.became_ineligible += 1;
+            entry.1 += 1;
+        }
+        if self.out.changes.len() < MAX_LISTED {
+            let community_code = self
+                .communities
+                .iter()
+                .find(|c| Some(c.id) == case.community_id)
+                .map(|c| c.code.clone())
+                .unwrap_or_default();
+            self.out.changes.push(CaseChange {
+                application_id: case.id,
+                number: case.number.clone(),
+                community_code,
+                was_eligible: was,
+            });
+        } else {
+            self.out.truncated = true;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Simulation {
+        self.out.by_community = self
+            .per
+            .into_iter()
+            .map(|(id, (up, down))| {
+                let place = self.communities.iter().find(|c| c.id == id);
+                CommunityChange {
+                    code: place.map(|p| p.code.clone()).unwrap_or_default(),
+                    name: place.map(|p| p.name.clone()).unwrap_or_default(),
+                    became_eligible: up,
+                    became_ineligible: down,
+                }
+            })
+            .collect();
+        self.out
+    }
 }

@@ -476,6 +476,14 @@ pub async fn ensure_bootstrap_admin(state: &AppState) -> Result<Option<Account>,
 }
 
 /// The keyed hash of a staff member's own identity number, if one was given.
+/// An account by id, for the command line's own bookkeeping (the demo).
+pub async fn find_user(
+    db: &impl sea_orm::ConnectionTrait,
+    id: i64,
+) -> Result<Option<entity::user_account::Model>, DbErr> {
+    repo::find_user(db, id).await
+}
+
 pub async fn id_hash_of(
     db: &impl sea_orm::ConnectionTrait,
     user_id: i64,

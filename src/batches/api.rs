@@ -12,10 +12,10 @@ use serde::Deserialize;
 use super::roster;
 use super::service::{self, BatchDetail, BatchFilter, Decision};
 use crate::applications::form::Programme;
-use crate::applications::lifecycle::Status;
 use crate::auth::api::BearerAuth;
 use crate::error::ApiError;
 use crate::http::body::JsonBody;
+use crate::lifecycle::Status;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 
@@ -35,6 +35,16 @@ pub struct CreateBatchRequest {
 pub struct AddItemRequest {
     /// Case id (status ready_to_report, same programme, in the batch's sub-district).
     pub application_id: i64,
+}
+
+/// Why a batch is cancelled.
+#[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    /// Why, up to 500 characters (kept in the batch's history).
+    #[oai(validator(max_length = 500))]
+    pub reason: Option<String>,
 }
 
 /// The bureau's acknowledgement of receipt.
@@ -233,6 +243,8 @@ pub struct ReconciliationView {
     pub returned: Figure,
     /// Rejected.
     pub rejected: Figure,
+    /// Withdrawn by the applicant after the batch was sent (counts as decided).
+    pub withdrawn: Figure,
     /// Not yet decided.
     pub still_open: Figure,
 }
@@ -320,7 +332,7 @@ impl BatchApi {
         &self,
         auth: BearerAuth,
         /// Only this status.
-        status: Query<Option<String>>,
+        status: Query<Option<BatchStatus>>,
         /// Only this sub-district (code).
         subdistrict: Query<Option<String>>,
         /// Only this programme.
@@ -428,6 +440,25 @@ impl BatchApi {
         Ok(BatchResponse::Ok(Json(
             service::submit(&self.state, &auth.0, id.0).await?.into(),
         )))
+    }
+
+    /// Cancel a batch not yet sent (supervisor)
+    ///
+    /// A draft or sealed batch is cancelled; its cases are free to join another batch.
+    /// A batch the bureau has cannot be cancelled (409).
+    #[oai(
+        path = "/api/v1/batches/:id/cancel",
+        method = "post",
+        operation_id = "batches_cancel"
+    )]
+    async fn cancel(
+        &self,
+        auth: BearerAuth,
+        id: Path<i64>,
+        body: JsonBody<CancelRequest>,
+    ) -> Result<BatchResponse, ApiError> {
+        let d = service::cancel(&self.state, &auth.0, id.0, body.0.reason).await?;
+        Ok(BatchResponse::Ok(Json(d.into())))
     }
 
     /// Read the manifest of a sealed batch
@@ -588,6 +619,7 @@ impl BatchApi {
             approved: figure(r.approved),
             returned: figure(r.returned),
             rejected: figure(r.rejected),
+            withdrawn: figure(r.withdrawn),
             still_open: figure(r.open),
         })))
     }

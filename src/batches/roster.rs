@@ -3,12 +3,10 @@
 //! asks for the full roster and says why; every export is recorded.
 
 use entity::enums::{ApplicantClass, ItemOutcome, Programme};
-use entity::export_log;
 use rust_xlsxwriter::{Format, Workbook};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 
+use super::repository as repo;
 use super::service::{self, BatchError};
-use crate::applications::form::Form;
 use crate::auth::{Principal, Role};
 use crate::error::FieldError;
 use crate::i18n::Msg;
@@ -39,18 +37,18 @@ fn rows(
     detail: &service::BatchDetail,
     full: bool,
     communities: &[crate::places::Place],
-) -> Vec<[String; 10]> {
+) -> Result<Vec<[String; 10]>, sea_orm::DbErr> {
     detail
         .items
         .iter()
         .enumerate()
         .map(|(i, (item, case))| {
-            let form: Form = serde_json::from_value(case.form.clone()).unwrap_or_default();
+            let form = crate::applications::service::form_of(case)?;
             let applicant = form.applicant();
             let id = applicant
                 .and_then(|m| m.id_number.clone())
                 .unwrap_or_default();
-            [
+            Ok([
                 (i + 1).to_string(),
                 case.number.clone().unwrap_or_default(),
                 communities
@@ -82,7 +80,7 @@ fn rows(
                     Some(ItemOutcome::Withdrawn) => "申请人已撤回".into(),
                     _ => "待审".into(),
                 },
-            ]
+            ])
         })
         .collect()
 }
@@ -171,7 +169,7 @@ pub async fn export(
             .collect::<Vec<_>>(),
     )
     .await?;
-    let rows = rows(&detail, req.full, &communities);
+    let rows = rows(&detail, req.full, &communities)?;
     let title = format!(
         "{} 上报名册 第 {} 批（{} 户）",
         detail
@@ -188,17 +186,15 @@ pub async fn export(
         csv_bytes(&rows)
     }
     .map_err(|e| BatchError::Db(sea_orm::DbErr::Custom(e)))?;
-    export_log::ActiveModel {
-        batch_id: Set(id),
-        user_id: Set(caller.user_id),
-        at: Set(state.clock.now()),
-        format: Set(if req.xlsx { "xlsx" } else { "csv" }.into()),
-        masked: Set(!req.full),
-        purpose: Set(purpose),
-        ..Default::default()
-    }
-    .insert(&state.db)
-    .await?;
+    let logged = repo::export_row(
+        id,
+        caller.user_id,
+        state.clock.now(),
+        req.xlsx,
+        !req.full,
+        purpose,
+    );
+    repo::log_export(&state.db, logged).await?;
     let name = format!(
         "roster-batch-{id}.{}",
         if req.xlsx { "xlsx" } else { "csv" }

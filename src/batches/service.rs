@@ -1,25 +1,26 @@
-//! Batch use cases. Every change is one transaction; cases move through
-//! `applications::actions::apply`, so each gets its event.
+//! Batch use cases. Every change is one transaction that locks the batch first and goes
+//! through the batch writer (`crate::lifecycle::batch_writer`), which moves the cases
+//! through the case writer; this module decides who may do what to which batch and
+//! builds the manifest.
 
 use chrono::{DateTime, Utc};
-use entity::enums::{BatchStatus, ItemOutcome};
-use entity::{application, application_event, batch, batch_item};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
-};
+use entity::enums::{BatchStatus, ItemOutcome, Programme};
+use entity::{batch, batch_item};
+use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::applications::actions::{self, REASON_CODES};
-use crate::applications::form::{Form, Programme};
-use crate::applications::lifecycle::{Action, Status};
-use crate::applications::service::ApplicationError;
+use super::repository::{self as repo, Listing};
+use crate::applications::service as apps;
+use crate::applications::{ApplicationError, Case};
 use crate::auth::{Principal, Role};
 use crate::clock::local_date;
 use crate::error::FieldError;
-use crate::i18n::{Lang, Msg};
-use crate::notifications::{self, NewMessage, templates};
+use crate::i18n::Msg;
+use crate::lifecycle::batch_writer::{self, BatchChange, LockedBatch};
+use crate::lifecycle::case_writer;
+use crate::lifecycle::reasons;
+use crate::lifecycle::{Action, LifecycleError, history};
 use crate::places::{self, Place, PlaceKind};
 use crate::state::AppState;
 
@@ -37,31 +38,46 @@ pub enum BatchError {
     Empty,
     #[error("the case is not ready to report")]
     NotReady,
+    #[error("cases of the batch are no longer ready to report: {0:?}")]
+    CasesNotReady(Vec<String>),
     #[error("the case is already in an open batch")]
     InAnotherBatch,
     #[error("the sealer passed a case in this batch (maker-checker)")]
     MakerChecker,
     #[error("the acknowledged count or hash does not match the manifest")]
     Mismatch,
+    #[error("this case of the batch is already decided")]
+    AlreadyDecided,
     #[error(transparent)]
     Case(#[from] ApplicationError),
     #[error(transparent)]
     Db(#[from] DbErr),
 }
 
-/// Batch states.
-pub const DRAFT: BatchStatus = BatchStatus::Draft;
-pub const SEALED: BatchStatus = BatchStatus::Sealed;
-pub const SUBMITTED: BatchStatus = BatchStatus::Submitted;
-pub const RECEIVED: BatchStatus = BatchStatus::Received;
-pub const PARTLY: BatchStatus = BatchStatus::PartlyDecided;
-pub const CLOSED: BatchStatus = BatchStatus::Closed;
+impl From<LifecycleError> for BatchError {
+    fn from(e: LifecycleError) -> Self {
+        use LifecycleError as L;
+        match e {
+            L::WrongBatchState(s) => BatchError::WrongState(s),
+            L::BatchEmpty => BatchError::Empty,
+            L::InAnotherBatch => BatchError::InAnotherBatch,
+            L::AlreadyDecided => BatchError::AlreadyDecided,
+            L::NotFound => BatchError::NotFound,
+            L::Forbidden => BatchError::Forbidden,
+            L::CasesNotReady(ids) => {
+                BatchError::CasesNotReady(ids.iter().map(i64::to_string).collect())
+            }
+            L::Db(db) => BatchError::Db(db),
+            other => BatchError::Case(other.into()),
+        }
+    }
+}
 
 /// A batch with its items and their cases.
 pub struct BatchDetail {
     pub batch: batch::Model,
     pub subdistrict: Option<Place>,
-    pub items: Vec<(batch_item::Model, application::Model)>,
+    pub items: Vec<(batch_item::Model, Case)>,
 }
 
 /// The sub-districts a caller may see batches of. Takes the caller's connection: inside
@@ -85,36 +101,42 @@ async fn visible_subdistricts(
     })
 }
 
-async fn load(
+/// Whether the caller may see this batch: in their scope, and for the bureau only once
+/// it has been sent.
+async fn may_see(
+    db: &impl ConnectionTrait,
+    caller: &Principal,
+    b: &batch::Model,
+) -> Result<bool, BatchError> {
+    let subs = visible_subdistricts(db, caller).await?;
+    let unsent = matches!(
+        b.status,
+        BatchStatus::Draft | BatchStatus::Sealed | BatchStatus::Cancelled
+    );
+    Ok(subs.contains(&b.subdistrict_id) && !(caller.role == Role::Bureau && unsent))
+}
+
+/// The batch, locked for a change, if the caller may see it.
+async fn lock(
     db: &impl ConnectionTrait,
     caller: &Principal,
     id: i64,
-) -> Result<batch::Model, BatchError> {
-    let subs = visible_subdistricts(db, caller).await?;
-    let b = batch::Entity::find_by_id(id)
-        .one(db)
+) -> Result<LockedBatch, BatchError> {
+    let locked = batch_writer::lock(db, id)
         .await?
         .ok_or(BatchError::NotFound)?;
-    let bureau_hidden = caller.role == Role::Bureau && matches!(b.status, DRAFT | SEALED);
-    if !subs.contains(&b.subdistrict_id) || bureau_hidden {
+    if !may_see(db, caller, locked.batch()).await? {
         return Err(BatchError::NotFound);
     }
-    Ok(b)
+    Ok(locked)
 }
 
-async fn items(
+async fn with_cases(
     db: &impl ConnectionTrait,
-    batch_id: i64,
-) -> Result<Vec<(batch_item::Model, application::Model)>, DbErr> {
-    let items = batch_item::Entity::find()
-        .filter(batch_item::Column::BatchId.eq(batch_id))
-        .order_by_asc(batch_item::Column::Id)
-        .all(db)
-        .await?;
-    let cases = application::Entity::find()
-        .filter(application::Column::Id.is_in(items.iter().map(|i| i.application_id)))
-        .all(db)
-        .await?;
+    items: Vec<batch_item::Model>,
+) -> Result<Vec<(batch_item::Model, Case)>, DbErr> {
+    let ids: Vec<i64> = items.iter().map(|i| i.application_id).collect();
+    let cases = apps::by_ids(db, &ids).await?;
     Ok(items
         .into_iter()
         .filter_map(|i| {
@@ -132,12 +154,17 @@ pub async fn detail(
     caller: &Principal,
     id: i64,
 ) -> Result<BatchDetail, BatchError> {
-    let b = load(&state.db, caller, id).await?;
+    let b = repo::find(&state.db, id)
+        .await?
+        .ok_or(BatchError::NotFound)?;
+    if !may_see(&state.db, caller, &b).await? {
+        return Err(BatchError::NotFound);
+    }
     let subdistrict = places::service::by_ids(&state.db, &[b.subdistrict_id])
         .await?
         .into_iter()
         .next();
-    let items = items(&state.db, id).await?;
+    let items = with_cases(&state.db, repo::items_of(&state.db, id).await?).await?;
     Ok(BatchDetail {
         batch: b,
         subdistrict,
@@ -154,26 +181,32 @@ pub async fn create(
         return Err(BatchError::Forbidden);
     }
     let sub = *caller.place_ids.first().ok_or(BatchError::Forbidden)?;
-    let row = batch::ActiveModel {
-        programme: Set(programme),
-        subdistrict_id: Set(sub),
-        status: Set(DRAFT),
-        created_by: Set(caller.user_id),
-        created_at: Set(state.clock.now()),
-        item_count: Set(0),
-        ..Default::default()
-    }
-    .insert(&state.db)
-    .await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let row = batch_writer::create(&txn, programme, sub, caller.user_id, state.clock.now()).await?;
+    txn.commit().await?;
     detail(state, caller, row.id).await
 }
 
-fn need_state(b: &batch::Model, allowed: &[BatchStatus]) -> Result<(), BatchError> {
-    if allowed.contains(&b.status) {
-        Ok(())
-    } else {
-        Err(BatchError::WrongState(b.status))
-    }
+/// Locks the batch, makes one change through the writer, commits, and shows the batch.
+async fn change(
+    state: &AppState,
+    caller: &Principal,
+    id: i64,
+    make: impl AsyncFnOnce(&crate::db::WriteTxn, &LockedBatch) -> Result<BatchChange, BatchError>,
+) -> Result<BatchDetail, BatchError> {
+    let txn = crate::db::begin_write(&state.db).await?;
+    let locked = lock(&txn, caller, id).await?;
+    let c = make(&txn, &locked).await?;
+    batch_writer::apply(
+        &txn,
+        locked,
+        c,
+        (caller.user_id, caller.role),
+        state.clock.now(),
+    )
+    .await?;
+    txn.commit().await?;
+    detail(state, caller, id).await
 }
 
 pub async fn add_item(
@@ -182,53 +215,32 @@ pub async fn add_item(
     id: i64,
     application_id: i64,
 ) -> Result<BatchDetail, BatchError> {
-    if caller.role != Role::Supervisor {
-        return Err(BatchError::Forbidden);
-    }
-    let txn = crate::db::begin_write(&state.db).await?;
-    let b = load(&txn, caller, id).await?;
-    need_state(&b, &[DRAFT])?;
-    let case = application::Entity::find_by_id(application_id)
-        .one(&txn)
-        .await?
-        .ok_or(BatchError::NotReady)?;
-    let communities = places::service::communities_within(&txn, &[b.subdistrict_id]).await?;
-    let in_scope = case.community_id.is_some_and(|c| communities.contains(&c));
-    if !in_scope || case.programme != Some(b.programme) || case.status != Status::ReadyToReport {
-        return Err(BatchError::NotReady);
-    }
-    let inserted = batch_item::ActiveModel {
-        batch_id: Set(id),
-        application_id: Set(application_id),
-        open_marker: Set(Some(1)),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await;
-    match inserted {
-        Ok(_) => {}
-        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+    change(state, caller, id, async |txn, locked| {
+        if locked.batch().status != BatchStatus::Draft {
+            return Err(BatchError::WrongState(locked.batch().status));
+        }
+        // Refused before locking the case: locking it would also lock the other batch.
+        if batch_writer::open_batch_of(txn, application_id)
+            .await?
+            .is_some()
+        {
             return Err(BatchError::InAnotherBatch);
         }
-        Err(e) => return Err(e.into()),
-    }
-    bump_count(&txn, id).await?;
-    txn.commit().await?;
-    detail(state, caller, id).await
-}
-
-async fn bump_count(db: &impl ConnectionTrait, id: i64) -> Result<(), DbErr> {
-    use sea_orm::PaginatorTrait;
-    let n = batch_item::Entity::find()
-        .filter(batch_item::Column::BatchId.eq(id))
-        .count(db)
-        .await?;
-    batch::Entity::update_many()
-        .col_expr(batch::Column::ItemCount, (n as i32).into())
-        .filter(batch::Column::Id.eq(id))
-        .exec(db)
-        .await?;
-    Ok(())
+        let case = case_writer::lock(txn, application_id)
+            .await?
+            .ok_or(BatchError::NotReady)?;
+        let communities =
+            places::service::communities_within(txn, &[locked.batch().subdistrict_id]).await?;
+        let c = case.case();
+        let fits = c.community_id.is_some_and(|x| communities.contains(&x))
+            && c.programme == Some(locked.batch().programme)
+            && c.status == crate::lifecycle::Status::ReadyToReport;
+        if !fits {
+            return Err(BatchError::NotReady);
+        }
+        Ok(BatchChange::AddItem(Box::new(case)))
+    })
+    .await
 }
 
 pub async fn remove_item(
@@ -237,34 +249,17 @@ pub async fn remove_item(
     id: i64,
     application_id: i64,
 ) -> Result<BatchDetail, BatchError> {
-    if caller.role != Role::Supervisor {
-        return Err(BatchError::Forbidden);
-    }
-    let txn = crate::db::begin_write(&state.db).await?;
-    let b = load(&txn, caller, id).await?;
-    need_state(&b, &[DRAFT])?;
-    let res = batch_item::Entity::delete_many()
-        .filter(batch_item::Column::BatchId.eq(id))
-        .filter(batch_item::Column::ApplicationId.eq(application_id))
-        .exec(&txn)
-        .await?;
-    if res.rows_affected == 0 {
-        return Err(BatchError::NotFound);
-    }
-    bump_count(&txn, id).await?;
-    txn.commit().await?;
-    detail(state, caller, id).await
+    change(state, caller, id, async |_, _| {
+        Ok(BatchChange::RemoveItem(application_id))
+    })
+    .await
 }
 
 /// The canonical manifest: keys sorted (serde_json maps are ordered), items by number.
-fn manifest(
-    b: &batch::Model,
-    sub: &str,
-    items: &[(batch_item::Model, application::Model)],
-) -> Value {
-    let mut list: Vec<Value> = items
+fn manifest(b: &batch::Model, sub: &str, cases: &[Case]) -> Value {
+    let mut list: Vec<Value> = cases
         .iter()
-        .map(|(_, c)| {
+        .map(|c| {
             json!({
                 "number": c.number,
                 "community_id": c.community_id,
@@ -286,96 +281,53 @@ pub async fn seal(
     caller: &Principal,
     id: i64,
 ) -> Result<BatchDetail, BatchError> {
-    if caller.role != Role::Supervisor {
-        return Err(BatchError::Forbidden);
-    }
-    let txn = crate::db::begin_write(&state.db).await?;
-    let b = load(&txn, caller, id).await?;
-    need_state(&b, &[DRAFT])?;
-    let its = items(&txn, id).await?;
-    if its.is_empty() {
-        return Err(BatchError::Empty);
-    }
-    let programme = b.programme;
-    let policy = crate::eligibility::service::policy_in_force(
-        &txn,
-        programme,
-        local_date(state.clock.now()),
-    )
-    .await?;
-    if policy.is_none_or(|p| p.maker_checker) {
-        let passed_by_sealer = application_event::Entity::find()
-            .filter(
-                application_event::Column::ApplicationId
-                    .is_in(its.iter().map(|(i, _)| i.application_id)),
-            )
-            .filter(application_event::Column::Action.eq(Action::PassReview.as_str()))
-            .filter(application_event::Column::ActorId.eq(caller.user_id))
-            .one(&txn)
-            .await?;
-        if passed_by_sealer.is_some() {
+    let day = local_date(state.clock.now());
+    change(state, caller, id, async |txn, locked| {
+        let b = locked.batch();
+        if b.status != BatchStatus::Draft {
+            return Err(BatchError::WrongState(b.status));
+        }
+        let ids: Vec<i64> = locked.items().iter().map(|i| i.application_id).collect();
+        let policy = crate::eligibility::service::policy_in_force(txn, b.programme, day).await?;
+        let maker_checker = policy.is_none_or(|p| p.maker_checker);
+        if maker_checker
+            && history::acted_on_any(txn, &ids, Action::PassReview, caller.user_id).await?
+        {
             return Err(BatchError::MakerChecker);
         }
-    }
-    let sub = places::service::by_ids(&txn, &[b.subdistrict_id])
-        .await?
-        .into_iter()
-        .next()
-        .map(|p| p.code)
-        .unwrap_or_default();
-    let m = manifest(&b, &sub, &its);
-    let hash = sha256_of(&m);
-    let res = batch::Entity::update_many()
-        .col_expr(batch::Column::Status, SEALED.into())
-        .col_expr(batch::Column::SealedBy, Some(caller.user_id).into())
-        .col_expr(batch::Column::SealedAt, Some(state.clock.now()).into())
-        .col_expr(batch::Column::Manifest, Some(m).into())
-        .col_expr(batch::Column::ManifestSha256, Some(hash).into())
-        .col_expr(batch::Column::ItemCount, (its.len() as i32).into())
-        .filter(batch::Column::Id.eq(id))
-        .filter(batch::Column::Status.eq(DRAFT))
-        .exec(&txn)
-        .await?;
-    if res.rows_affected != 1 {
-        return Err(BatchError::WrongState(b.status));
-    }
-    txn.commit().await?;
-    detail(state, caller, id).await
+        let sub = places::service::by_ids(txn, &[b.subdistrict_id])
+            .await?
+            .into_iter()
+            .next()
+            .map(|p| p.code)
+            .unwrap_or_default();
+        let m = manifest(b, &sub, &apps::by_ids(txn, &ids).await?);
+        let sha256 = sha256_of(&m);
+        Ok(BatchChange::Seal {
+            manifest: m,
+            sha256,
+        })
+    })
+    .await
 }
 
-fn lang_of(c: &application::Model) -> (Lang, entity::enums::Language) {
-    (c.language.into(), c.language)
-}
-
-fn name_of(c: &application::Model) -> String {
-    serde_json::from_value::<Form>(c.form.clone())
-        .map(|f| crate::applications::service::applicant_name(&f))
-        .unwrap_or_default()
-}
-
-async fn tell(
-    db: &impl ConnectionTrait,
-    c: &application::Model,
-    event_id: i64,
-    kind: &'static str,
-    r: templates::Rendered,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    let (_, code) = lang_of(c);
-    notifications::enqueue(
-        db,
-        NewMessage {
-            application_id: Some(c.id),
-            event_id: Some(event_id),
-            kind,
-            recipient: c.contact_email.clone(),
-            language: code,
-            rendered: r,
-        },
-        now,
-    )
-    .await?;
-    Ok(())
+/// The supervisor cancels a batch that has not been sent; its cases may join another.
+pub async fn cancel(
+    state: &AppState,
+    caller: &Principal,
+    id: i64,
+    reason: Option<String>,
+) -> Result<BatchDetail, BatchError> {
+    let comment = match reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        Some(r) => {
+            Some(crate::values::text("reason", r, 500).map_err(|e| BatchError::Invalid(vec![e]))?)
+        }
+        None => None,
+    };
+    change(state, caller, id, async |_, _| {
+        Ok(BatchChange::Cancel { comment })
+    })
+    .await
 }
 
 /// Submits a sealed batch: every case becomes `reported` (one event each).
@@ -384,46 +336,7 @@ pub async fn submit(
     caller: &Principal,
     id: i64,
 ) -> Result<BatchDetail, BatchError> {
-    if caller.role != Role::Supervisor {
-        return Err(BatchError::Forbidden);
-    }
-    let txn = crate::db::begin_write(&state.db).await?;
-    let b = load(&txn, caller, id).await?;
-    need_state(&b, &[SEALED])?;
-    let now = state.clock.now();
-    for (_, case) in items(&txn, id).await? {
-        let event = actions::apply(
-            &txn,
-            &case,
-            Action::Report,
-            None,
-            None,
-            Some(format!("batch {id}")),
-            Default::default(),
-            now,
-        )
-        .await?;
-        let (lang, _) = lang_of(&case);
-        let number = case.number.clone().unwrap_or_default();
-        tell(
-            &txn,
-            &case,
-            event,
-            "reported_up",
-            templates::reported_up(lang, &name_of(&case), &number),
-            now,
-        )
-        .await?;
-    }
-    batch::Entity::update_many()
-        .col_expr(batch::Column::Status, SUBMITTED.into())
-        .col_expr(batch::Column::SubmittedBy, Some(caller.user_id).into())
-        .col_expr(batch::Column::SubmittedAt, Some(now).into())
-        .filter(batch::Column::Id.eq(id))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-    detail(state, caller, id).await
+    change(state, caller, id, async |_, _| Ok(BatchChange::Submit)).await
 }
 
 /// The bureau acknowledges receipt, checking the count and the hash.
@@ -434,26 +347,18 @@ pub async fn acknowledge(
     count: i32,
     sha256: &str,
 ) -> Result<BatchDetail, BatchError> {
-    if caller.role != Role::Bureau {
-        return Err(BatchError::Forbidden);
-    }
-    let txn = crate::db::begin_write(&state.db).await?;
-    let b = load(&txn, caller, id).await?;
-    need_state(&b, &[SUBMITTED])?;
-    if b.item_count != count
-        || b.manifest_sha256.as_deref() != Some(sha256.trim().to_lowercase().as_str())
-    {
-        return Err(BatchError::Mismatch);
-    }
-    batch::Entity::update_many()
-        .col_expr(batch::Column::Status, RECEIVED.into())
-        .col_expr(batch::Column::ReceivedBy, Some(caller.user_id).into())
-        .col_expr(batch::Column::ReceivedAt, Some(state.clock.now()).into())
-        .filter(batch::Column::Id.eq(id))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-    detail(state, caller, id).await
+    let sha256 = sha256.trim().to_lowercase();
+    change(state, caller, id, async |_, locked| {
+        let b = locked.batch();
+        if b.status != BatchStatus::Submitted {
+            return Err(BatchError::WrongState(b.status));
+        }
+        if b.item_count != count || b.manifest_sha256.as_deref() != Some(sha256.as_str()) {
+            return Err(BatchError::Mismatch);
+        }
+        Ok(BatchChange::Acknowledge)
+    })
+    .await
 }
 
 /// One decision on a case of a batch.
@@ -464,16 +369,8 @@ pub struct Decision {
     pub comment: Option<String>,
 }
 
-/// Decides one case, in its own transaction.
-pub async fn decide_one(
-    state: &AppState,
-    caller: &Principal,
-    id: i64,
-    d: &Decision,
-) -> Result<application::Model, BatchError> {
-    if caller.role != Role::Bureau {
-        return Err(BatchError::Forbidden);
-    }
+/// The case action a decision names, its reason and comment, or every problem at once.
+fn checked(d: &Decision) -> Result<(Action, Option<String>), BatchError> {
     let action = match d.decision.as_str() {
         "approve" => Action::Approve,
         "return" => Action::Return,
@@ -497,11 +394,7 @@ pub async fn decide_one(
         .map(str::to_string);
     if action != Action::Approve {
         let mut errors = Vec::new();
-        if !d
-            .reason_code
-            .as_deref()
-            .is_some_and(|r| REASON_CODES.iter().any(|(c, _, _)| *c == r))
-        {
+        if d.reason_code.as_deref().and_then(reasons::label).is_none() {
             errors.push(FieldError::new(
                 "reason_code",
                 "unknown_reason",
@@ -518,130 +411,39 @@ pub async fn decide_one(
             return Err(BatchError::Invalid(errors));
         }
     }
-    let txn = crate::db::begin_write(&state.db).await?;
-    let b = load(&txn, caller, id).await?;
-    need_state(&b, &[RECEIVED, PARTLY])?;
-    let item = batch_item::Entity::find()
-        .filter(batch_item::Column::BatchId.eq(id))
-        .filter(batch_item::Column::ApplicationId.eq(d.application_id))
-        .filter(batch_item::Column::Decision.is_null())
-        .one(&txn)
-        .await?
-        .ok_or(BatchError::NotFound)?;
-    let case = application::Entity::find_by_id(item.application_id)
-        .one(&txn)
-        .await?
-        .ok_or(BatchError::NotFound)?;
-    let now = state.clock.now();
-    let actor = Some((caller.user_id, Role::Bureau));
-    let event = actions::apply(
-        &txn,
-        &case,
-        action,
-        actor,
-        d.reason_code.clone().filter(|_| action != Action::Approve),
-        comment.clone(),
-        Default::default(),
-        now,
-    )
-    .await?;
-    let word = match action {
-        Action::Approve => "approved",
-        Action::Return => "returned",
-        _ => "rejected",
-    };
-    let (lang, _) = lang_of(&case);
-    let number = case.number.clone().unwrap_or_default();
-    let reason = d
-        .reason_code
-        .as_deref()
-        .and_then(|r| REASON_CODES.iter().find(|(c, _, _)| *c == r))
-        .map(|(_, zh, en)| Msg::new(*zh, *en).get(lang).to_string())
-        .unwrap_or_default();
-    tell(
-        &txn,
-        &case,
-        event,
-        "bureau_decision",
-        templates::bureau_decision(lang, &name_of(&case), &number, word, &reason),
-        now,
-    )
-    .await?;
-    if action == Action::Approve {
-        // Gap-free per programme, in order of approval: the sequence row is locked until
-        // this transaction commits.
-        let programme = case.programme.map_or("", |p| p.as_str());
-        let position = crate::applications::repository::next_in_sequence(
-            &txn,
-            &format!("waitlist:{programme}"),
-        )
-        .await?;
-        let approved = application::Entity::find_by_id(case.id)
-            .one(&txn)
-            .await?
-            .ok_or(BatchError::NotFound)?;
-        let changes = application::ActiveModel {
-            waitlist_number: Set(Some(position)),
-            ..Default::default()
-        };
-        let wl = actions::apply(
-            &txn,
-            &approved,
-            Action::Waitlist,
-            None,
-            None,
-            Some(format!("轮候号 {position}")),
-            changes,
-            now,
-        )
-        .await?;
-        tell(
-            &txn,
-            &case,
-            wl,
-            "waitlist_number",
-            templates::waitlist_number(lang, &name_of(&case), &number, position),
-            now,
-        )
-        .await?;
+    Ok((action, comment))
+}
+
+/// Decides one case, in its own transaction; returns the case after it.
+pub async fn decide_one(
+    state: &AppState,
+    caller: &Principal,
+    id: i64,
+    d: &Decision,
+) -> Result<Case, BatchError> {
+    if caller.role != Role::Bureau {
+        return Err(BatchError::Forbidden);
     }
-    batch_item::Entity::update_many()
-        .col_expr(batch_item::Column::Decision, Some(word.to_string()).into())
-        .col_expr(batch_item::Column::ReasonCode, d.reason_code.clone().into())
-        .col_expr(batch_item::Column::Comment, comment.into())
-        .col_expr(batch_item::Column::DecidedBy, Some(caller.user_id).into())
-        .col_expr(batch_item::Column::DecidedAt, Some(now).into())
-        .col_expr(batch_item::Column::OpenMarker, Option::<i32>::None.into())
-        .filter(batch_item::Column::Id.eq(item.id))
-        .exec(&txn)
-        .await?;
-    let undecided = batch_item::Entity::find()
-        .filter(batch_item::Column::BatchId.eq(id))
-        .filter(batch_item::Column::Decision.is_null())
-        .one(&txn)
-        .await?;
-    let (status, closed) = if undecided.is_some() {
-        (PARTLY, None)
-    } else {
-        (CLOSED, Some(now))
-    };
-    batch::Entity::update_many()
-        .col_expr(batch::Column::Status, status.into())
-        .col_expr(batch::Column::ClosedAt, closed.into())
-        .filter(batch::Column::Id.eq(id))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-    application::Entity::find_by_id(case.id)
-        .one(&state.db)
+    let (action, comment) = checked(d)?;
+    change(state, caller, id, async |_, _| {
+        Ok(BatchChange::Decide {
+            application_id: d.application_id,
+            action,
+            reason_code: d.reason_code.clone(),
+            comment,
+        })
+    })
+    .await?;
+    apps::by_ids(&state.db, &[d.application_id])
         .await?
+        .pop()
         .ok_or(BatchError::NotFound)
 }
 
 /// Filters for the batch list.
 #[derive(Default)]
 pub struct BatchFilter {
-    pub status: Option<String>,
+    pub status: Option<BatchStatus>,
     pub subdistrict_code: Option<String>,
     pub programme: Option<Programme>,
     pub from: Option<DateTime<Utc>>,
@@ -660,30 +462,29 @@ pub async fn list(
     if let Some(code) = &f.subdistrict_code {
         subs.retain(|s| all.iter().any(|p| p.id == *s && &p.code == code));
     }
-    let mut cond = Condition::all()
-        .add(batch::Column::SubdistrictId.is_in(subs))
-        .add(batch::Column::Id.gt(f.after.unwrap_or(0)));
-    if caller.role == Role::Bureau {
-        cond = cond.add(batch::Column::Status.is_not_in([DRAFT, SEALED]));
-    }
-    if let Some(s) = f.status {
-        cond = cond.add(batch::Column::Status.eq(s));
-    }
-    if let Some(p) = f.programme {
-        cond = cond.add(batch::Column::Programme.eq(p.as_str()));
-    }
-    if let Some(from) = f.from {
-        cond = cond.add(batch::Column::SubmittedAt.gte(from));
-    }
-    if let Some(to) = f.to {
-        cond = cond.add(batch::Column::SubmittedAt.lt(to));
-    }
-    let rows = batch::Entity::find()
-        .filter(cond)
-        .order_by_asc(batch::Column::Id)
-        .limit(f.limit)
-        .all(&state.db)
-        .await?;
+    let hide = if caller.role == Role::Bureau {
+        vec![
+            BatchStatus::Draft,
+            BatchStatus::Sealed,
+            BatchStatus::Cancelled,
+        ]
+    } else {
+        vec![]
+    };
+    let rows = repo::list(
+        &state.db,
+        Listing {
+            subdistricts: subs,
+            hide,
+            status: f.status,
+            programme: f.programme,
+            submitted_from: f.from,
+            submitted_to: f.to,
+            after: f.after.unwrap_or(0),
+            limit: f.limit,
+        },
+    )
+    .await?;
     Ok(rows
         .into_iter()
         .map(|b| {
@@ -701,6 +502,7 @@ pub struct Reconciliation {
     pub approved: Vec<String>,
     pub returned: Vec<String>,
     pub rejected: Vec<String>,
+    pub withdrawn: Vec<String>,
     pub open: Vec<String>,
 }
 
@@ -718,16 +520,15 @@ pub async fn reconcile(
         limit: 100_000,
         ..Default::default()
     };
-    let batches: Vec<batch::Model> = list(state, caller, f)
+    let sent = list(state, caller, f)
         .await?
         .into_iter()
         .map(|(b, _)| b)
-        .filter(|b| !matches!(b.status, DRAFT | SEALED))
-        .collect();
+        .filter(|b| b.submitted_at.is_some());
     let mut out = Reconciliation::default();
-    for b in batches {
+    for b in sent {
         let received = b.received_at.is_some();
-        for (item, case) in items(&state.db, b.id).await? {
+        for (item, case) in with_cases(&state.db, repo::items_of(&state.db, b.id).await?).await? {
             let number = case.number.clone().unwrap_or_else(|| case.id.to_string());
             out.sent.push(number.clone());
             if received {
@@ -737,7 +538,8 @@ pub async fn reconcile(
                 Some(ItemOutcome::Approved) => out.approved.push(number),
                 Some(ItemOutcome::Returned) => out.returned.push(number),
                 Some(ItemOutcome::Rejected) => out.rejected.push(number),
-                _ => out.open.push(number),
+                Some(ItemOutcome::Withdrawn) => out.withdrawn.push(number),
+                None => out.open.push(number),
             }
         }
     }

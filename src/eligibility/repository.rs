@@ -54,11 +54,16 @@ pub async fn insert(
     row.insert(db).await
 }
 
-pub async fn insert_decision(
+pub async fn insert_decisions(
     db: &impl ConnectionTrait,
-    row: eligibility_decision::ActiveModel,
-) -> Result<eligibility_decision::Model, DbErr> {
-    row.insert(db).await
+    rows: Vec<eligibility_decision::ActiveModel>,
+) -> Result<(), DbErr> {
+    for chunk in rows.chunks(1000) {
+        eligibility_decision::Entity::insert_many(chunk.to_vec())
+            .exec(db)
+            .await?;
+    }
+    Ok(())
 }
 
 pub async fn latest_decision(

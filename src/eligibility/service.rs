@@ -232,6 +232,24 @@ pub async fn decide(
         .map(|policy| engine::decide(household, &policy, day, facts)))
 }
 
+fn decision_row(
+    application_id: i64,
+    event_id: i64,
+    decision: &Decision,
+    at: DateTime<Utc>,
+) -> Result<eligibility_decision::ActiveModel, DbErr> {
+    Ok(eligibility_decision::ActiveModel {
+        application_id: Set(application_id),
+        event_id: Set(event_id),
+        policy_version: Set(decision.policy_version.clone()),
+        eligible: Set(decision.eligible),
+        flagged: Set(decision.flagged),
+        decision: Set(serde_json::to_value(decision).map_err(|e| DbErr::Json(e.to_string()))?),
+        evaluated_at: Set(at),
+        ..Default::default()
+    })
+}
+
 /// Stores a decision against the event that recorded it.
 pub async fn record(
     db: &impl ConnectionTrait,
@@ -240,21 +258,23 @@ pub async fn record(
     decision: &Decision,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    repo::insert_decision(
+    repo::insert_decisions(
         db,
-        eligibility_decision::ActiveModel {
-            application_id: Set(application_id),
-            event_id: Set(event_id),
-            policy_version: Set(decision.policy_version.clone()),
-            eligible: Set(decision.eligible),
-            flagged: Set(decision.flagged),
-            decision: Set(serde_json::to_value(decision).map_err(|e| DbErr::Custom(e.to_string()))?),
-            evaluated_at: Set(now),
-            ..Default::default()
-        },
+        vec![decision_row(application_id, event_id, decision, now)?],
     )
-    .await?;
-    Ok(())
+    .await
+}
+
+/// Stores many decisions in few statements (bulk intake): (case, event, decision, time).
+pub async fn record_many(
+    db: &impl ConnectionTrait,
+    decisions: &[(i64, i64, &Decision, DateTime<Utc>)],
+) -> Result<(), DbErr> {
+    let rows = decisions
+        .iter()
+        .map(|(a, e, d, at)| decision_row(*a, *e, d, *at))
+        .collect::<Result<Vec<_>, _>>()?;
+    repo::insert_decisions(db, rows).await
 }
 
 /// The latest decision of a case (the caller has already checked they may see it).

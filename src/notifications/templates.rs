@@ -334,6 +334,87 @@ pub fn withdrawal_confirmation(lang: Lang, name: &str, number: &str) -> Rendered
     )
 }
 
+/// A message the lifecycle sends: one per template, named by the `kind` stored with it.
+/// A transition names its templates in the lifecycle table; [`Template::render`] is the
+/// one place that knows which facts each template reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Template {
+    SubmissionReceipt,
+    EligibilityResult,
+    Acceptance,
+    CorrectionRequest,
+    ReviewPassed,
+    NoticeStarted,
+    Rejected,
+    ReportedUp,
+    BureauDecision,
+    WaitlistNumber,
+    WithdrawalConfirmation,
+}
+
+/// What a template may say about the case and the change, beyond its name and number.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    pub name: String,
+    pub number: String,
+    /// The community the case was filed in.
+    pub community: String,
+    /// The local day of the change (`2026-11-02`).
+    pub date: String,
+    /// The eligibility rules the household failed, in its language.
+    pub failed: Vec<String>,
+    /// Every item to correct (一次性告知).
+    pub items: Vec<String>,
+    /// The last local day of the public notice.
+    pub until: String,
+    /// The reason, in the household's language.
+    pub reason: String,
+    pub comment: String,
+    /// `approved`, `returned` or `rejected`, for the bureau's decision.
+    pub decision: &'static str,
+    pub eligible: bool,
+    pub waitlist_number: i64,
+}
+
+impl Template {
+    /// The `kind` stored with the message (several templates may share one).
+    pub fn kind(self) -> &'static str {
+        match self {
+            Template::SubmissionReceipt => "submission_receipt",
+            Template::EligibilityResult => "eligibility_result",
+            Template::Acceptance => "acceptance",
+            Template::CorrectionRequest => "correction_request",
+            Template::ReviewPassed | Template::Rejected => "first_review_result",
+            Template::NoticeStarted => "notice_started",
+            Template::ReportedUp => "reported_up",
+            Template::BureauDecision => "bureau_decision",
+            Template::WaitlistNumber => "waitlist_number",
+            Template::WithdrawalConfirmation => "withdrawal_confirmation",
+        }
+    }
+
+    pub fn render(self, lang: Lang, f: &Facts) -> Rendered {
+        let (name, number) = (f.name.as_str(), f.number.as_str());
+        match self {
+            Template::SubmissionReceipt => {
+                submission_receipt(lang, name, number, &f.community, &f.date)
+            }
+            Template::EligibilityResult => {
+                eligibility_result(lang, name, number, f.eligible, &f.failed)
+            }
+            Template::Acceptance => acceptance(lang, name, number),
+            Template::CorrectionRequest => correction_request(lang, name, number, &f.items),
+            Template::ReviewPassed => review_passed(lang, name, number),
+            Template::NoticeStarted => notice_started(lang, name, number, &f.until),
+            Template::Rejected => rejected(lang, name, number, &f.reason, &f.comment),
+            Template::ReportedUp => reported_up(lang, name, number),
+            Template::BureauDecision => bureau_decision(lang, name, number, f.decision, &f.reason),
+            Template::WaitlistNumber => waitlist_number(lang, name, number, f.waitlist_number),
+            Template::WithdrawalConfirmation => withdrawal_confirmation(lang, name, number),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

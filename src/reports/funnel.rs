@@ -16,53 +16,11 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Que
 use serde::Serialize;
 
 use crate::applications::form::Programme;
-use crate::applications::lifecycle::{Action, Status};
 use crate::auth::{Principal, Role};
+use crate::lifecycle::Status;
+use crate::lifecycle::counters::{OUTCOMES, STAGES};
 use crate::places::{self, Place, PlaceKind};
 use crate::state::AppState;
-
-/// The stages, in order, with the event that marks entering each.
-pub const STAGES: [(&str, &str, &str, Action); 7] = [
-    ("submitted", "提交申请", "submitted", Action::Submit),
-    ("eligible", "符合条件", "eligible", Action::PassEligibility),
-    (
-        "accepted",
-        "受理初审",
-        "accepted for first review",
-        Action::Accept,
-    ),
-    (
-        "passed_review",
-        "通过初审",
-        "passed first review",
-        Action::PassReview,
-    ),
-    ("reported", "上报民政局", "reported up", Action::Report),
-    ("approved", "审核批准", "approved", Action::Approve),
-    ("allocated", "配租", "allocated", Action::Waitlist),
-];
-
-/// Side exits of the funnel, with the events that mark them.
-pub const OUTCOMES: [(&str, &str, &str, &[Action]); 4] = [
-    (
-        "ineligible",
-        "不符合条件",
-        "ineligible",
-        &[Action::FailEligibility],
-    ),
-    (
-        "rejected",
-        "驳回",
-        "rejected",
-        &[
-            Action::Reject,
-            Action::UpholdObjection,
-            Action::BureauReject,
-        ],
-    ),
-    ("returned", "退回", "returned", &[Action::Return]),
-    ("withdrawn", "撤回", "withdrawn", &[Action::Withdraw]),
-];
 
 /// What to count.
 #[derive(Clone, Debug, Default)]

@@ -4,7 +4,8 @@
 
 use rust_xlsxwriter::{Format, Workbook};
 
-use super::funnel::{Funnel, STAGES};
+use super::funnel::Funnel;
+use crate::lifecycle::counters::STAGES;
 
 fn pct(v: Option<f64>) -> String {
     v.map(|r| format!("{r:.2}%")).unwrap_or_else(|| "—".into())

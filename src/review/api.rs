@@ -10,17 +10,18 @@ use poem_openapi::{
 };
 use serde::Deserialize;
 
-use super::service;
-use crate::applications::actions::{self, ActionInput, REASON_CODES};
+use super::actions::{self, ActionInput};
+use super::notice as service;
+use super::queue::{self, Assigned, Order, QueueQuery};
 use crate::applications::api::{ApplicationView, CommunityRef, EventView};
-use crate::applications::form::{Form, Programme};
-use crate::applications::lifecycle::{Action, Status};
-use crate::applications::queue::{self, Assigned, Order, QueueQuery};
+use crate::applications::form::Programme;
+use crate::auth::Principal;
 use crate::auth::api::BearerAuth;
-use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::http::body::JsonBody;
 use crate::i18n::{Lang, Msg};
+use crate::lifecycle::reasons::REASON_CODES;
+use crate::lifecycle::{Action, Status};
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 
@@ -481,12 +482,12 @@ impl ReviewApi {
             .items
             .into_iter()
             .map(|item| {
-                let form: Form = serde_json::from_value(item.case.form.clone()).unwrap_or_default();
+                let form = crate::applications::service::form_of(&item.case)?;
                 let (name, id_number) = form.applicant_masked();
                 let days_left = item
                     .due_at
                     .map(|d| (d - now).num_seconds().div_euclid(86_400));
-                QueueItemView {
+                Ok(QueueItemView {
                     id: item.case.id,
                     number: item.case.number,
                     status: item.case.status,
@@ -506,9 +507,9 @@ impl ReviewApi {
                     duplicate_open: item.case.duplicate_open,
                     warnings_open: item.case.warnings_open,
                     version: item.case.version,
-                }
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, sea_orm::DbErr>>()?;
         Ok(QueueResponse::Ok(Json(QueueView {
             items,
             next_cursor: page.next_cursor,
@@ -547,9 +548,6 @@ impl ReviewApi {
         auth: BearerAuth,
         id: Path<i64>,
     ) -> Result<ObjectionsResponse, ApiError> {
-        if !auth.0.is(&[Role::Reviewer, Role::Supervisor, Role::Bureau]) {
-            return Err(ApiError::forbidden());
-        }
         let rows = service::objections_of(&self.state, &auth.0, id.0).await?;
         Ok(ObjectionsResponse::Ok(Json(
             rows.into_iter()
@@ -600,10 +598,7 @@ impl ReviewApi {
         operation_id = "review_close_due"
     )]
     async fn close_due(&self, auth: BearerAuth) -> Result<ClosedResponse, ApiError> {
-        if !auth.0.is(&[Role::Supervisor, Role::Admin]) {
-            return Err(ApiError::forbidden());
-        }
-        let moved = actions::close_due_notices(&self.state).await?;
+        let moved = service::close_due_notices(&self.state, Some(&auth.0)).await?;
         Ok(ClosedResponse::Ok(Json(ClosedView { moved })))
     }
 }

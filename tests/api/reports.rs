@@ -178,7 +178,7 @@ async fn the_nanguan_demo_reads_367_240_179_and_the_report_agrees_with_the_cases
 
     // The counters the report reads equal a recount from the event log, and rebuilding
     // them from the log gives the same report.
-    use anju::reports::counters;
+    use anju::lifecycle::counters;
     let db = &app.state.db;
     assert_eq!(
         counters::stored(db).await.unwrap(),
@@ -290,10 +290,10 @@ async fn bulk_households_go_through_the_same_rules_once() {
         .collect();
     assert_eq!(numbers.len(), 2_500);
     assert_eq!(
-        anju::reports::counters::stored(&app.state.db)
+        anju::lifecycle::counters::stored(&app.state.db)
             .await
             .unwrap(),
-        anju::reports::counters::recount(&app.state.db)
+        anju::lifecycle::counters::recount(&app.state.db)
             .await
             .unwrap(),
         "bulk intake keeps the report counters in step"

@@ -119,7 +119,8 @@ async fn a_reviewer_works_a_case_from_eligible_to_ready_to_report() {
 
     // The public notice shows masked data only.
     let notices = app.get("/api/v1/public/notices", None).await;
-    let entry = &notices.expect(200)[0];
+    assert_eq!(notices.expect(200)["total"], 1);
+    let entry = &notices.body["items"][0];
     assert_eq!(entry["applicant_name"], "赵*身");
     assert!(
         entry["applicant_id_number"]
@@ -289,10 +290,10 @@ async fn a_correction_round_trip_lists_every_item_and_reruns_eligibility() {
         json!(["id_card", "hukou_book", "income_proof"])
     );
     assert_eq!(
-        anju::reports::counters::stored(&app.state.db)
+        anju::lifecycle::counters::stored(&app.state.db)
             .await
             .unwrap(),
-        anju::reports::counters::recount(&app.state.db)
+        anju::lifecycle::counters::recount(&app.state.db)
             .await
             .unwrap(),
         "a correction and resubmission keep the report counters in step"

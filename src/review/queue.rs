@@ -5,17 +5,18 @@
 
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
-use entity::application;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::form::Programme;
-use super::lifecycle::Status;
-use super::service::{ApplicationError, Viewer};
+use super::error::ReviewError;
+use crate::applications::Case;
+use crate::applications::form::Programme;
+use crate::applications::query::{self, CaseQuery, Deadline};
+use crate::applications::service::Viewer;
 use crate::auth::Principal;
 use crate::clock::local_date;
 use crate::eligibility;
 use crate::error::FieldError;
 use crate::i18n::Msg;
+use crate::lifecycle::Status;
 use crate::places::{self, Place};
 use crate::state::AppState;
 
@@ -49,7 +50,7 @@ pub struct QueueQuery {
 }
 
 pub struct QueueItem {
-    pub case: application::Model,
+    pub case: Case,
     pub community: Option<Place>,
     pub due_at: Option<DateTime<Utc>>,
 }
@@ -59,7 +60,7 @@ pub struct QueuePage {
     pub next_cursor: Option<String>,
 }
 
-fn encode(c: &application::Model) -> String {
+fn encode(c: &Case) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
         "{}|{}",
         c.status_since.to_rfc3339(),
@@ -92,10 +93,10 @@ pub async fn queue(
     state: &AppState,
     caller: &Principal,
     q: QueueQuery,
-) -> Result<QueuePage, ApplicationError> {
+) -> Result<QueuePage, ReviewError> {
     let viewer = Viewer::of(state, caller).await?;
     if !viewer.is_staff() {
-        return Err(ApplicationError::Forbidden);
+        return Err(ReviewError::Forbidden);
     }
     let now = state.clock.now();
     let today = local_date(now);
@@ -114,82 +115,8 @@ pub async fn queue(
         let id = found.ok().and_then(|v| v.first().map(|p| p.id));
         communities.retain(|c| Some(*c) == id);
     }
-    let mut cond = Condition::all()
-        .add(application::Column::Status.eq(q.status.as_str()))
-        .add(application::Column::CommunityId.is_in(communities.iter().copied()));
-    if let Some(p) = q.programme {
-        cond = cond.add(application::Column::Programme.eq(p.as_str()));
-    }
-    cond = match q.assigned {
-        Assigned::Me => cond.add(application::Column::AssignedTo.eq(viewer.user_id)),
-        Assigned::Unassigned => cond.add(application::Column::AssignedTo.is_null()),
-        Assigned::Anyone => cond,
-    };
-    if let Some(f) = q.flagged_duplicate {
-        cond = cond.add(application::Column::DuplicateOpen.eq(f));
-    }
-    if let Some(w) = q.has_warnings {
-        cond = cond.add(if w {
-            application::Column::WarningsOpen.gt(0)
-        } else {
-            application::Column::WarningsOpen.eq(0)
-        });
-    }
-    if let Some(overdue) = q.overdue {
-        let mut late = Condition::any();
-        if q.status == Status::PassedReview {
-            late = late.add(application::Column::NoticeEndsAt.lt(now));
-        }
-        for (p, d) in &deadlines {
-            if let Some(days) = allowance(q.status, d) {
-                late = late.add(
-                    Condition::all()
-                        .add(application::Column::Programme.eq(p.as_str()))
-                        .add(application::Column::StatusSince.lt(now - Duration::days(days))),
-                );
-            }
-        }
-        cond = if overdue {
-            cond.add(late)
-        } else {
-            cond.add(late.not())
-        };
-    }
-    if let Some(c) = &q.cursor {
-        let (t, id) = decode(c).ok_or_else(|| {
-            ApplicationError::Invalid(vec![FieldError::new(
-                "cursor",
-                "invalid_cursor",
-                Msg::new("分页游标无效", "not a cursor this queue gave out"),
-            )])
-        })?;
-        cond = cond.add(match q.order {
-            Order::Oldest => Condition::any()
-                .add(application::Column::StatusSince.gt(t))
-                .add(
-                    Condition::all()
-                        .add(application::Column::StatusSince.eq(t))
-                        .add(application::Column::Id.gt(id)),
-                ),
-            Order::Newest => Condition::any()
-                .add(application::Column::StatusSince.lt(t))
-                .add(
-                    Condition::all()
-                        .add(application::Column::StatusSince.eq(t))
-                        .add(application::Column::Id.lt(id)),
-                ),
-        });
-    }
-    let mut select = application::Entity::find().filter(cond);
-    select = match q.order {
-        Order::Oldest => select
-            .order_by_asc(application::Column::StatusSince)
-            .order_by_asc(application::Column::Id),
-        Order::Newest => select
-            .order_by_desc(application::Column::StatusSince)
-            .order_by_desc(application::Column::Id),
-    };
-    let rows = select.limit(q.limit + 1).all(&state.db).await?;
+    let cases = case_query(&q, &viewer, &deadlines, now)?;
+    let rows = query::find(&state.db, &communities, &cases, q.limit + 1).await?;
     let more = rows.len() as u64 > q.limit;
     let rows: Vec<_> = rows.into_iter().take(q.limit as usize).collect();
     let next_cursor = if more { rows.last().map(encode) } else { None };
@@ -198,13 +125,12 @@ pub async fn queue(
     let items = rows
         .into_iter()
         .map(|case| {
-            let programme = case.programme;
             let due_at = if case.status == Status::PassedReview {
                 case.notice_ends_at
             } else {
                 deadlines
                     .iter()
-                    .find(|(p, _)| Some(*p) == programme)
+                    .find(|(p, _)| Some(*p) == case.programme)
                     .and_then(|(_, d)| allowance(q.status, d))
                     .map(|days| case.status_since + Duration::days(days))
             };
@@ -220,4 +146,50 @@ pub async fn queue(
         })
         .collect();
     Ok(QueuePage { items, next_cursor })
+}
+
+/// The queue's filters as a case query.
+fn case_query(
+    q: &QueueQuery,
+    viewer: &Viewer,
+    deadlines: &[(Programme, eligibility::policy::Deadlines)],
+    now: DateTime<Utc>,
+) -> Result<CaseQuery, ReviewError> {
+    let after = match &q.cursor {
+        Some(c) => Some(decode(c).ok_or_else(|| {
+            ReviewError::Invalid(vec![FieldError::new(
+                "cursor",
+                "invalid_cursor",
+                Msg::new("分页游标无效", "not a cursor this queue gave out"),
+            )])
+        })?),
+        None => None,
+    };
+    let late = q.overdue.map(|overdue| {
+        let notice = (q.status == Status::PassedReview).then_some(now);
+        let due = deadlines
+            .iter()
+            .filter_map(|(p, d)| {
+                allowance(q.status, d).map(|days| Deadline {
+                    programme: *p,
+                    since_before: now - Duration::days(days),
+                })
+            })
+            .collect();
+        (overdue, due, notice)
+    });
+    Ok(CaseQuery {
+        programme: q.programme,
+        assigned: match q.assigned {
+            Assigned::Me => query::Assigned::To(viewer.user_id),
+            Assigned::Unassigned => query::Assigned::Nobody,
+            Assigned::Anyone => query::Assigned::Anyone,
+        },
+        duplicate_open: q.flagged_duplicate,
+        has_warnings: q.has_warnings,
+        late,
+        descending: q.order == Order::Newest,
+        after,
+        ..CaseQuery::in_status(q.status)
+    })
 }

@@ -9,10 +9,9 @@ use poem_openapi::{
 };
 use serde::Deserialize;
 
-use super::service::{self, NewObjection, ObjectionError};
+use super::notice::{self as service, NewObjection, NoticeQuery};
 use crate::error::ApiError;
 use crate::http::body::JsonBody;
-use crate::i18n::Msg;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 
@@ -34,6 +33,18 @@ pub struct NoticeView {
     pub household_size: i32,
     /// The notice ends (objections are accepted until then).
     pub notice_ends_at: DateTime<Utc>,
+}
+
+/// A page of the notice list.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct NoticePageView {
+    /// Cases on notice, soonest ending first.
+    pub items: Vec<NoticeView>,
+    /// How many cases match in all (every page).
+    pub total: u64,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// An objection to a case on notice. Real name and contact are required.
@@ -64,9 +75,9 @@ pub struct ObjectionReceipt {
 
 #[derive(ApiResponse)]
 pub enum NoticesResponse {
-    /// Cases on notice now, soonest ending first.
+    /// A page of the cases on notice now, soonest ending first.
     #[oai(status = 200)]
-    Ok(Json<Vec<NoticeView>>),
+    Ok(Json<NoticePageView>),
 }
 
 #[derive(ApiResponse)]
@@ -84,7 +95,8 @@ pub struct PublicApi {
 impl PublicApi {
     /// Cases on public notice
     ///
-    /// Public, no login: the cases whose notice window is open, with masked data only.
+    /// Public, no login: the cases whose notice window is open, with masked data only,
+    /// a page at a time, with the total; search by application number.
     #[oai(
         path = "/api/v1/public/notices",
         method = "get",
@@ -93,22 +105,43 @@ impl PublicApi {
     async fn notices(
         &self,
         /// Only this community (code).
+        #[oai(validator(max_length = 32))]
         community: Query<Option<String>>,
+        /// Only the case with this application number.
+        #[oai(validator(max_length = 32))]
+        number: Query<Option<String>>,
+        /// The previous page's `next_cursor`.
+        #[oai(validator(max_length = 128))]
+        cursor: Query<Option<String>>,
+        /// Page size, 1 to 100 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<u64>>,
     ) -> Result<NoticesResponse, ApiError> {
-        let rows = service::notices(&self.state, community.0.as_deref()).await?;
-        Ok(NoticesResponse::Ok(Json(
-            rows.into_iter()
-                .map(|n| NoticeView {
-                    number: n.number,
-                    applicant_name: n.applicant_name_masked,
-                    applicant_id_number: n.applicant_id_masked,
-                    community: n.community.map(|c| c.name),
-                    programme: n.programme,
-                    household_size: n.household_size,
-                    notice_ends_at: n.notice_ends_at,
-                })
-                .collect(),
-        )))
+        let q = NoticeQuery {
+            community_code: community.0,
+            number: number.0,
+            cursor: cursor.0,
+            limit: limit.0.unwrap_or(50),
+        };
+        let page = service::notices(&self.state, q).await?;
+        let items = page
+            .entries
+            .into_iter()
+            .map(|n| NoticeView {
+                number: n.number,
+                applicant_name: n.applicant_name_masked,
+                applicant_id_number: n.applicant_id_masked,
+                community: n.community.map(|c| c.name),
+                programme: n.programme,
+                household_size: n.household_size,
+                notice_ends_at: n.notice_ends_at,
+            })
+            .collect();
+        Ok(NoticesResponse::Ok(Json(NoticePageView {
+            items,
+            total: page.total,
+            next_cursor: page.next_cursor,
+        })))
     }
 
     /// Object to a case on notice
@@ -134,21 +167,10 @@ impl PublicApi {
             contact: b.contact,
             content: b.content,
         };
-        match service::file_objection(&self.state, &number.0, input, &client).await {
-            Ok(o) => Ok(ObjectionResponse::Created(Json(ObjectionReceipt {
-                id: o.id,
-                filed_at: o.filed_at,
-            }))),
-            Err(ObjectionError::RateLimited) => Err(ApiError::new(
-                poem::http::StatusCode::TOO_MANY_REQUESTS,
-                "too_many_objections",
-                &Msg::new(
-                    "提交过于频繁，请稍后再试",
-                    "Too many objections from you; try again later",
-                ),
-                vec![],
-            )),
-            Err(ObjectionError::Case(e)) => Err(e.into()),
-        }
+        let o = service::file_objection(&self.state, &number.0, input, &client).await?;
+        Ok(ObjectionResponse::Created(Json(ObjectionReceipt {
+            id: o.id,
+            filed_at: o.filed_at,
+        })))
     }
 }

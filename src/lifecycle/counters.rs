@@ -26,16 +26,59 @@ use sea_orm::{
     QuerySelect,
 };
 
-use super::funnel::{OUTCOMES, STAGES};
-use crate::applications::lifecycle::Status;
+use super::case_table::{Action, Status};
 use crate::clock::local_date;
+use entity::enums::Programme;
+
+/// The stages, in order, with the event that marks entering each.
+pub const STAGES: [(&str, &str, &str, Action); 7] = [
+    ("submitted", "提交申请", "submitted", Action::Submit),
+    ("eligible", "符合条件", "eligible", Action::PassEligibility),
+    (
+        "accepted",
+        "受理初审",
+        "accepted for first review",
+        Action::Accept,
+    ),
+    (
+        "passed_review",
+        "通过初审",
+        "passed first review",
+        Action::PassReview,
+    ),
+    ("reported", "上报民政局", "reported up", Action::Report),
+    ("approved", "审核批准", "approved", Action::Approve),
+    ("allocated", "配租", "allocated", Action::Waitlist),
+];
+
+/// Side exits of the funnel, with the events that mark them.
+pub const OUTCOMES: [(&str, &str, &str, &[Action]); 4] = [
+    (
+        "ineligible",
+        "不符合条件",
+        "ineligible",
+        &[Action::FailEligibility],
+    ),
+    (
+        "rejected",
+        "驳回",
+        "rejected",
+        &[
+            Action::Reject,
+            Action::UpholdObjection,
+            Action::BureauReject,
+        ],
+    ),
+    ("returned", "退回", "returned", &[Action::Return]),
+    ("withdrawn", "撤回", "withdrawn", &[Action::Withdraw]),
+];
 
 /// What the counters need to know of the case an event belongs to.
 #[derive(Clone, Debug)]
 pub struct CaseFacts {
     pub id: i64,
     pub community_id: Option<i64>,
-    pub programme: Option<String>,
+    pub programme: Option<Programme>,
     /// When the case entered its status before this event.
     pub status_since: DateTime<Utc>,
 }
@@ -45,7 +88,7 @@ impl CaseFacts {
         CaseFacts {
             id: case.id,
             community_id: case.community_id,
-            programme: case.programme.map(|p| p.as_str().to_string()),
+            programme: case.programme,
             status_since: case.status_since,
         }
     }
@@ -53,13 +96,13 @@ impl CaseFacts {
 
 /// The funnel key (a stage or a side exit) an action counts towards, with the stage's
 /// position when it is a stage.
-pub fn key_of(action: &str) -> Option<(&'static str, Option<usize>)> {
-    if let Some(i) = STAGES.iter().position(|s| s.3.as_str() == action) {
+pub fn key_of(action: Action) -> Option<(&'static str, Option<usize>)> {
+    if let Some(i) = STAGES.iter().position(|s| s.3 == action) {
         return Some((STAGES[i].0, Some(i)));
     }
     OUTCOMES
         .iter()
-        .find(|o| o.3.iter().any(|a| a.as_str() == action))
+        .find(|o| o.3.contains(&action))
         .map(|o| (o.0, None))
 }
 
@@ -141,14 +184,15 @@ impl Tally {
     pub fn add_case(
         &mut self,
         community: i64,
-        programme: &str,
-        status: &str,
+        programme: Programme,
+        status: Status,
         status_since: DateTime<Utc>,
-        events: &[(String, DateTime<Utc>)],
+        events: &[(Action, DateTime<Utc>)],
     ) {
+        let (programme, status) = (programme.as_str(), status.as_str());
         let mut first: HashMap<&'static str, DateTime<Utc>> = HashMap::new();
         for (action, at) in events {
-            if let Some((key, _)) = key_of(action) {
+            if let Some((key, _)) = key_of(*action) {
                 let e = first.entry(key).or_insert(*at);
                 if at < e {
                     *e = *at;
@@ -276,14 +320,16 @@ impl Tally {
 pub async fn on_event(
     db: &impl ConnectionTrait,
     case: &CaseFacts,
-    action: &str,
-    from_status: Option<&str>,
-    to_status: &str,
+    action: Action,
+    from_status: Option<Status>,
+    to_status: Status,
     at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let (Some(community), Some(programme)) = (case.community_id, case.programme.as_deref()) else {
+    let (Some(community), Some(programme)) = (case.community_id, case.programme) else {
         return Ok(());
     };
+    let programme = programme.as_str();
+    let (from_status, to_status) = (from_status.map(Status::as_str), to_status.as_str());
     let mut t = Tally::default();
     if let Some((key, position)) = key_of(action) {
         let own = actions_of(key);
@@ -338,7 +384,7 @@ pub async fn on_event(
 }
 
 /// (id, community, programme, status, status since) of a case.
-type CaseRow = (i64, Option<i64>, Option<String>, String, DateTime<Utc>);
+type CaseRow = (i64, Option<i64>, Option<Programme>, Status, DateTime<Utc>);
 
 /// Counts every submitted case from the event log, without writing.
 pub async fn recount(db: &impl ConnectionTrait) -> Result<Tally, DbErr> {
@@ -364,7 +410,7 @@ pub async fn recount(db: &impl ConnectionTrait) -> Result<Tally, DbErr> {
         };
         after = last.0;
         let ids: Vec<i64> = cases.iter().map(|c| c.0).collect();
-        let events: Vec<(i64, String, DateTime<Utc>)> = application_event::Entity::find()
+        let events: Vec<(i64, Action, DateTime<Utc>)> = application_event::Entity::find()
             .select_only()
             .column(application_event::Column::ApplicationId)
             .column(application_event::Column::Action)
@@ -374,7 +420,7 @@ pub async fn recount(db: &impl ConnectionTrait) -> Result<Tally, DbErr> {
             .into_tuple()
             .all(db)
             .await?;
-        let mut by_case: HashMap<i64, Vec<(String, DateTime<Utc>)>> = HashMap::new();
+        let mut by_case: HashMap<i64, Vec<(Action, DateTime<Utc>)>> = HashMap::new();
         for (id, action, at) in events {
             by_case.entry(id).or_default().push((action, at));
         }
@@ -383,7 +429,7 @@ pub async fn recount(db: &impl ConnectionTrait) -> Result<Tally, DbErr> {
                 continue;
             };
             let events = by_case.remove(&id).unwrap_or_default();
-            tally.add_case(community, &programme, &status, since, &events);
+            tally.add_case(community, programme, status, since, &events);
         }
     }
     Ok(tally)
@@ -484,7 +530,7 @@ pub async fn ensure(db: &sea_orm::DatabaseConnection) -> Result<bool, DbErr> {
 
 #[cfg(test)]
 mod tests {
-    use super::{key_of, tenths};
+    use super::{Action, key_of, tenths};
     use chrono::{Duration, TimeZone, Utc};
 
     #[test]
@@ -503,15 +549,15 @@ mod tests {
 
     #[test]
     fn each_tracked_action_counts_towards_one_key() {
-        assert_eq!(key_of("submit"), Some(("submitted", Some(0))));
-        assert_eq!(key_of("waitlist"), Some(("allocated", Some(6))));
-        assert_eq!(key_of("bureau_reject"), Some(("rejected", None)));
-        assert_eq!(key_of("uphold_objection"), Some(("rejected", None)));
+        assert_eq!(key_of(Action::Submit), Some(("submitted", Some(0))));
+        assert_eq!(key_of(Action::Waitlist), Some(("allocated", Some(6))));
+        assert_eq!(key_of(Action::BureauReject), Some(("rejected", None)));
+        assert_eq!(key_of(Action::UpholdObjection), Some(("rejected", None)));
         assert_eq!(
-            key_of("resubmit"),
+            key_of(Action::Resubmit),
             None,
             "a resubmission is not a second submission"
         );
-        assert_eq!(key_of("claim"), None);
+        assert_eq!(key_of(Action::Claim), None);
     }
 }

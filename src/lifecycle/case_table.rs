@@ -1,9 +1,10 @@
 //! The case lifecycle as one table: from which statuses an action may be taken, by
-//! which roles, to which status, and whether it needs a comment or a reason code.
-//! Every status change in the service goes through [`transition`]; nothing else
-//! writes a status.
+//! which roles, to which status, whether it needs a comment or a reason code, and which
+//! messages it sends. The case writer (`super::case_writer`) looks every change up here;
+//! nothing else writes a status. A new transition is a row here plus its template.
 
 use crate::auth::Role;
+use crate::notifications::templates::Template;
 
 pub use entity::enums::{CaseAction as Action, CaseStatus as Status};
 
@@ -19,12 +20,12 @@ pub struct Transition {
     pub reason_required: bool,
     /// Taken by the service itself (no person acts; `roles` is empty).
     pub system: bool,
+    /// Messages to the household, queued in the change's transaction.
+    pub messages: &'static [Template],
 }
 
 use Status as S;
 
-/// Statuses from which an applicant may still withdraw: anything before allocation
-/// that is not already final.
 const REVIEWERS: &[Role] = &[Role::Reviewer, Role::Supervisor];
 /// Statuses in which staff work a case before it is reported up.
 const IN_REVIEW: &[Status] = &[
@@ -34,24 +35,32 @@ const IN_REVIEW: &[Status] = &[
     S::PassedReview,
 ];
 
-const fn staff(
-    from: &'static [Status],
-    action: Action,
-    to: Option<Status>,
-    comment: bool,
-    reason: bool,
-) -> Transition {
+/// A row taken by reviewers and supervisors, with no comment, reason or message; the
+/// table's rows adjust it with struct-update syntax.
+const fn staff(from: &'static [Status], action: Action, to: Option<Status>) -> Transition {
     Transition {
         from,
         action,
         to,
         roles: REVIEWERS,
-        comment_required: comment,
-        reason_required: reason,
+        comment_required: false,
+        reason_required: false,
         system: false,
+        messages: &[],
     }
 }
 
+/// A row the service itself takes.
+const fn system(from: &'static [Status], action: Action, to: Option<Status>) -> Transition {
+    Transition {
+        roles: &[],
+        system: true,
+        ..staff(from, action, to)
+    }
+}
+
+/// Statuses from which an applicant may still withdraw: anything before allocation
+/// that is not already final.
 const WITHDRAWABLE: &[Status] = &[
     S::Submitted,
     S::Eligible,
@@ -67,184 +76,136 @@ const WITHDRAWABLE: &[Status] = &[
     S::Offered,
 ];
 
+const BUREAU: &[Role] = &[Role::Bureau];
+const APPLICANT_OR_COUNTER: &[Role] = &[Role::Applicant, Role::Reviewer];
+use Template as T;
+
 pub const TABLE: &[Transition] = &[
-    staff(
-        &[S::Eligible],
-        Action::Accept,
-        Some(S::UnderReview),
-        false,
-        false,
-    ),
+    Transition {
+        roles: APPLICANT_OR_COUNTER,
+        messages: &[T::SubmissionReceipt],
+        ..staff(&[S::Draft], Action::Submit, Some(S::Submitted))
+    },
+    Transition {
+        roles: APPLICANT_OR_COUNTER,
+        messages: &[T::SubmissionReceipt],
+        ..staff(&[S::NeedsCorrection], Action::Resubmit, Some(S::Submitted))
+    },
+    Transition {
+        messages: &[T::EligibilityResult],
+        ..system(&[S::Submitted], Action::PassEligibility, Some(S::Eligible))
+    },
+    Transition {
+        messages: &[T::EligibilityResult],
+        ..system(
+            &[S::Submitted],
+            Action::FailEligibility,
+            Some(S::Ineligible),
+        )
+    },
+    Transition {
+        messages: &[T::Acceptance],
+        ..staff(&[S::Eligible], Action::Accept, Some(S::UnderReview))
+    },
     Transition {
         roles: &[Role::Reviewer],
-        ..staff(IN_REVIEW, Action::Claim, None, false, false)
+        ..staff(IN_REVIEW, Action::Claim, None)
     },
     Transition {
         roles: &[Role::Supervisor],
-        ..staff(IN_REVIEW, Action::Assign, None, false, false)
+        ..staff(IN_REVIEW, Action::Assign, None)
     },
-    staff(
-        &[S::UnderReview],
-        Action::RequestCorrection,
-        Some(S::NeedsCorrection),
-        true,
-        false,
-    ),
-    staff(
-        &[S::UnderReview],
-        Action::PassReview,
-        Some(S::PassedReview),
-        true,
-        false,
-    ),
-    staff(
-        &[S::Eligible, S::UnderReview],
-        Action::Reject,
-        Some(S::Rejected),
-        true,
-        true,
-    ),
+    Transition {
+        comment_required: true,
+        messages: &[T::CorrectionRequest],
+        ..staff(
+            &[S::UnderReview],
+            Action::RequestCorrection,
+            Some(S::NeedsCorrection),
+        )
+    },
+    Transition {
+        comment_required: true,
+        messages: &[T::ReviewPassed, T::NoticeStarted],
+        ..staff(&[S::UnderReview], Action::PassReview, Some(S::PassedReview))
+    },
+    Transition {
+        comment_required: true,
+        reason_required: true,
+        messages: &[T::Rejected],
+        ..staff(
+            &[S::Eligible, S::UnderReview],
+            Action::Reject,
+            Some(S::Rejected),
+        )
+    },
     staff(
         &[S::Eligible, S::UnderReview],
         Action::ConfirmWarnings,
         None,
-        false,
-        false,
-    ),
-    staff(IN_REVIEW, Action::ResolveDuplicate, None, true, false),
-    staff(
-        &[S::PassedReview],
-        Action::UpholdObjection,
-        Some(S::Rejected),
-        true,
-        false,
-    ),
-    staff(
-        &[S::PassedReview],
-        Action::DismissObjection,
-        None,
-        true,
-        false,
     ),
     Transition {
-        roles: &[],
-        system: true,
+        comment_required: true,
+        ..staff(IN_REVIEW, Action::ResolveDuplicate, None)
+    },
+    Transition {
+        comment_required: true,
+        reason_required: true,
+        messages: &[T::Rejected],
         ..staff(
             &[S::PassedReview],
-            Action::CloseNotice,
-            Some(S::ReadyToReport),
-            false,
-            false,
+            Action::UpholdObjection,
+            Some(S::Rejected),
         )
     },
     Transition {
-        roles: &[],
-        system: true,
-        ..staff(&[S::PassedReview], Action::FileObjection, None, true, false)
+        comment_required: true,
+        ..staff(&[S::PassedReview], Action::DismissObjection, None)
     },
-    staff(
-        &[S::Returned],
-        Action::Reconfirm,
+    system(
+        &[S::PassedReview],
+        Action::CloseNotice,
         Some(S::ReadyToReport),
-        true,
-        false,
     ),
     Transition {
-        roles: &[],
-        system: true,
-        ..staff(
-            &[S::ReadyToReport],
-            Action::Report,
-            Some(S::Reported),
-            false,
-            false,
-        )
+        comment_required: true,
+        ..system(&[S::PassedReview], Action::FileObjection, None)
     },
     Transition {
-        roles: &[Role::Bureau],
-        ..staff(
-            &[S::Reported],
-            Action::Approve,
-            Some(S::Approved),
-            false,
-            false,
-        )
+        comment_required: true,
+        ..staff(&[S::Returned], Action::Reconfirm, Some(S::ReadyToReport))
     },
     Transition {
-        roles: &[Role::Bureau],
-        ..staff(
-            &[S::Reported],
-            Action::Return,
-            Some(S::Returned),
-            true,
-            true,
-        )
+        messages: &[T::ReportedUp],
+        ..system(&[S::ReadyToReport], Action::Report, Some(S::Reported))
     },
     Transition {
-        roles: &[Role::Bureau],
-        ..staff(
-            &[S::Reported],
-            Action::BureauReject,
-            Some(S::Rejected),
-            true,
-            true,
-        )
+        roles: BUREAU,
+        messages: &[T::BureauDecision],
+        ..staff(&[S::Reported], Action::Approve, Some(S::Approved))
     },
     Transition {
-        roles: &[],
-        system: true,
-        ..staff(
-            &[S::Approved],
-            Action::Waitlist,
-            Some(S::Waitlisted),
-            false,
-            false,
-        )
+        roles: BUREAU,
+        comment_required: true,
+        reason_required: true,
+        messages: &[T::BureauDecision],
+        ..staff(&[S::Reported], Action::Return, Some(S::Returned))
     },
     Transition {
-        from: &[S::Submitted],
-        action: Action::PassEligibility,
-        to: Some(S::Eligible),
-        roles: &[],
-        comment_required: false,
-        reason_required: false,
-        system: true,
+        roles: BUREAU,
+        comment_required: true,
+        reason_required: true,
+        messages: &[T::BureauDecision],
+        ..staff(&[S::Reported], Action::BureauReject, Some(S::Rejected))
     },
     Transition {
-        from: &[S::Submitted],
-        action: Action::FailEligibility,
-        to: Some(S::Ineligible),
-        roles: &[],
-        comment_required: false,
-        reason_required: false,
-        system: true,
+        messages: &[T::WaitlistNumber],
+        ..system(&[S::Approved], Action::Waitlist, Some(S::Waitlisted))
     },
     Transition {
-        from: &[S::Draft],
-        action: Action::Submit,
-        to: Some(S::Submitted),
-        roles: &[Role::Applicant, Role::Reviewer],
-        comment_required: false,
-        reason_required: false,
-        system: false,
-    },
-    Transition {
-        from: &[S::NeedsCorrection],
-        action: Action::Resubmit,
-        to: Some(S::Submitted),
-        roles: &[Role::Applicant, Role::Reviewer],
-        comment_required: false,
-        reason_required: false,
-        system: false,
-    },
-    Transition {
-        from: WITHDRAWABLE,
-        action: Action::Withdraw,
-        to: Some(S::Withdrawn),
         roles: &[Role::Applicant],
-        comment_required: false,
-        reason_required: false,
-        system: false,
+        messages: &[T::WithdrawalConfirmation],
+        ..staff(WITHDRAWABLE, Action::Withdraw, Some(S::Withdrawn))
     },
 ];
 

@@ -1,0 +1,196 @@
+//! Reading many cases at once: a typed description of which cases (`CaseQuery`), in
+//! which order, from which key on. The work queues, the public notice and the batch
+//! pickers of other domains ask through this, so the `application` table's columns stay
+//! this domain's business.
+
+use chrono::{DateTime, Utc};
+use entity::application::{self, Column as C};
+use entity::enums::Programme;
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, Order};
+
+use super::repository as repo;
+use crate::lifecycle::Status;
+
+/// Whose cases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Assigned {
+    To(i64),
+    Nobody,
+    Anyone,
+}
+
+/// Which time a listing is ordered by (then by id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    /// When the case entered its status (queues: longest waiting first).
+    StatusSince,
+    /// When the public notice ends (the notice list: soonest first).
+    NoticeEnds,
+}
+
+/// Late for a stage: in `programme`, in its status since before `since_before`.
+#[derive(Clone, Debug)]
+pub struct Deadline {
+    pub programme: Programme,
+    pub since_before: DateTime<Utc>,
+}
+
+/// Which cases, in the caller's communities.
+#[derive(Clone, Debug)]
+pub struct CaseQuery {
+    pub status: Status,
+    pub programme: Option<Programme>,
+    pub number: Option<String>,
+    pub assigned: Assigned,
+    pub duplicate_open: Option<bool>,
+    pub has_warnings: Option<bool>,
+    /// Only cases past (true) or within (false) their deadline: one of these, or a
+    /// notice that ended before the time given.
+    pub late: Option<(bool, Vec<Deadline>, Option<DateTime<Utc>>)>,
+    /// Only cases whose notice is still open at this time.
+    pub notice_open_at: Option<DateTime<Utc>>,
+    pub sort: SortKey,
+    pub descending: bool,
+    /// Start after this (time, id) in the listing's order.
+    pub after: Option<(DateTime<Utc>, i64)>,
+}
+
+impl CaseQuery {
+    /// Every case in `status`, oldest in it first.
+    pub fn in_status(status: Status) -> Self {
+        CaseQuery {
+            status,
+            programme: None,
+            number: None,
+            assigned: Assigned::Anyone,
+            duplicate_open: None,
+            has_warnings: None,
+            late: None,
+            notice_open_at: None,
+            sort: SortKey::StatusSince,
+            descending: false,
+            after: None,
+        }
+    }
+
+    fn sort_column(&self) -> C {
+        match self.sort {
+            SortKey::StatusSince => C::StatusSince,
+            SortKey::NoticeEnds => C::NoticeEndsAt,
+        }
+    }
+
+    /// Everything but the keyset position.
+    fn filter(&self) -> Condition {
+        let mut cond = Condition::all().add(C::Status.eq(self.status));
+        if let Some(p) = self.programme {
+            cond = cond.add(C::Programme.eq(p));
+        }
+        if let Some(n) = &self.number {
+            cond = cond.add(C::Number.eq(n.clone()));
+        }
+        cond = match self.assigned {
+            Assigned::To(user) => cond.add(C::AssignedTo.eq(user)),
+            Assigned::Nobody => cond.add(C::AssignedTo.is_null()),
+            Assigned::Anyone => cond,
+        };
+        if let Some(f) = self.duplicate_open {
+            cond = cond.add(C::DuplicateOpen.eq(f));
+        }
+        if let Some(w) = self.has_warnings {
+            cond = cond.add(if w {
+                C::WarningsOpen.gt(0)
+            } else {
+                C::WarningsOpen.eq(0)
+            });
+        }
+        if let Some(at) = self.notice_open_at {
+            cond = cond.add(C::NoticeEndsAt.gt(at));
+        }
+        if let Some((late, deadlines, notice_ended_before)) = &self.late {
+            let mut any = Condition::any();
+            if let Some(t) = notice_ended_before {
+                any = any.add(C::NoticeEndsAt.lt(*t));
+            }
+            for d in deadlines {
+                any = any.add(
+                    Condition::all()
+                        .add(C::Programme.eq(d.programme))
+                        .add(C::StatusSince.lt(d.since_before)),
+                );
+            }
+            cond = cond.add(if *late { any } else { any.not() });
+        }
+        cond
+    }
+
+    fn keyset(&self) -> Condition {
+        let Some((t, id)) = self.after else {
+            return Condition::all();
+        };
+        let col = self.sort_column();
+        let (later, bigger) = if self.descending {
+            (col.lt(t), C::Id.lt(id))
+        } else {
+            (col.gt(t), C::Id.gt(id))
+        };
+        Condition::any()
+            .add(later)
+            .add(Condition::all().add(col.eq(t)).add(bigger))
+    }
+
+    fn order(&self) -> Vec<(C, Order)> {
+        let dir = if self.descending {
+            Order::Desc
+        } else {
+            Order::Asc
+        };
+        vec![(self.sort_column(), dir.clone()), (C::Id, dir)]
+    }
+
+    /// The (time, id) a page ends at, for the next page's `after`.
+    pub fn position(&self, case: &application::Model) -> Option<(DateTime<Utc>, i64)> {
+        let t = match self.sort {
+            SortKey::StatusSince => Some(case.status_since),
+            SortKey::NoticeEnds => case.notice_ends_at,
+        };
+        t.map(|t| (t, case.id))
+    }
+}
+
+/// Up to `limit` cases of these communities matching the query, in its order.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    communities: &[i64],
+    q: &CaseQuery,
+    limit: u64,
+) -> Result<Vec<application::Model>, DbErr> {
+    let cond = q.filter().add(q.keyset());
+    repo::matching(
+        db,
+        repo::in_communities(communities),
+        cond,
+        &q.order(),
+        limit,
+    )
+    .await
+}
+
+/// How many cases of these communities match the query (ignoring its position).
+pub async fn count(
+    db: &impl ConnectionTrait,
+    communities: &[i64],
+    q: &CaseQuery,
+) -> Result<u64, DbErr> {
+    repo::count_matching(db, repo::in_communities(communities), q.filter()).await
+}
+
+/// Cases anywhere matching the query, for system jobs (closing notice windows).
+pub async fn find_everywhere(
+    db: &impl ConnectionTrait,
+    q: &CaseQuery,
+    limit: u64,
+) -> Result<Vec<application::Model>, DbErr> {
+    let cond = q.filter().add(q.keyset());
+    repo::matching(db, repo::everywhere(), cond, &q.order(), limit).await
+}

@@ -1,0 +1,375 @@
+//! Submission and resubmission: exactly once per idempotency key, every problem with the
+//! form answered at once, then in the same transaction the number, the duplicate flags
+//! and the eligibility decision. Both status changes (submit, then the eligibility
+//! result) go through the case writer.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{application, duplicate_flag, idempotency_record};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr};
+use serde::{Deserialize, Serialize};
+
+use super::domain::{self, Warning};
+use super::repository as repo;
+use super::service::{ApplicationError, Viewer, form_columns, lock_visible, resolve_community};
+use crate::auth::Principal;
+use crate::clock::local_date;
+use crate::eligibility::{
+    self,
+    engine::{Decision, Facts, Outcome},
+};
+use crate::i18n::{Lang, Msg};
+use crate::lifecycle::case_table::{self, Refusal};
+use crate::lifecycle::case_writer::{self, Change, Locked};
+use crate::lifecycle::{Action, Status};
+use crate::notifications::templates::Facts as MessageFacts;
+use crate::places::{self, Place};
+use crate::state::AppState;
+
+/// What a submission answers, stored so a retry with the same key gets it again.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Receipt {
+    pub application_id: i64,
+    pub number: String,
+    pub status: String,
+    pub submitted_at: DateTime<Utc>,
+    pub community_code: String,
+    pub warnings: Vec<Warning>,
+}
+
+/// A submission's `Idempotency-Key` and the hash of the request it came with.
+pub struct IdempotencyKey {
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// The result of a submission: fresh, or the stored answer to an earlier identical one.
+pub enum Submitted {
+    Fresh(Receipt),
+    Replayed(Receipt),
+}
+
+/// Submits a draft, or resubmits a corrected case: exactly once per idempotency key.
+pub async fn submit(
+    state: &AppState,
+    caller: &Principal,
+    id: i64,
+    version: Option<i32>,
+    key: IdempotencyKey,
+) -> Result<Submitted, ApplicationError> {
+    let viewer = Viewer::of(state, caller).await?;
+    match submit_once(state, &viewer, id, version, &key).await {
+        Ok(out) => Ok(out),
+        // Lost a race with an identical request (same key): answer with its receipt.
+        Err(
+            err @ (ApplicationError::Stale(_)
+            | ApplicationError::WrongStatus(_)
+            | ApplicationError::Db(_)),
+        ) => match replay(&state.db, viewer.user_id, &key).await? {
+            Some(out) => Ok(out),
+            None => Err(err),
+        },
+        Err(err) => Err(err),
+    }
+}
+
+async fn replay(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    key: &IdempotencyKey,
+) -> Result<Option<Submitted>, ApplicationError> {
+    let Some(record) = repo::find_idempotency(db, user_id, &key.key).await? else {
+        return Ok(None);
+    };
+    if record.request_hash != key.request_hash {
+        return Err(ApplicationError::KeyReused);
+    }
+    let receipt: Receipt =
+        serde_json::from_value(record.response).map_err(|e| DbErr::Json(e.to_string()))?;
+    Ok(Some(Submitted::Replayed(receipt)))
+}
+
+async fn submit_once(
+    state: &AppState,
+    viewer: &Viewer,
+    id: i64,
+    version: Option<i32>,
+    key: &IdempotencyKey,
+) -> Result<Submitted, ApplicationError> {
+    let txn = crate::db::begin_write(&state.db).await?;
+    if let Some(out) = replay(&txn, viewer.user_id, key).await? {
+        return Ok(out);
+    }
+    let case = lock_visible(&txn, viewer, id).await?;
+    let from = case.case().status;
+    let action = if from == Status::NeedsCorrection {
+        Action::Resubmit
+    } else {
+        Action::Submit
+    };
+    // Refuse a case that cannot be submitted before listing what is wrong with its form.
+    case_table::transition(from, action, viewer.role).map_err(|r| match r {
+        Refusal::WrongStatus => ApplicationError::WrongStatus(from),
+        Refusal::WrongRole => ApplicationError::Forbidden,
+    })?;
+    let now = state.clock.now();
+    let (household, warnings, community) = checked(state, viewer, case.case(), now).await?;
+    let number = match &case.case().number {
+        Some(n) => n.clone(),
+        None => assign_number(state, &txn, &community, local_date(now)).await?,
+    };
+    let submitted_at = case.case().submitted_at.unwrap_or(now);
+    let mut columns = form_columns(&household.to_form(), Some(&community), now)?;
+    columns.number = Set(Some(number.clone()));
+    columns.warnings = Set(json(&warnings)?);
+    columns.warnings_open = Set(warnings.len() as i32);
+    columns.submitted_at = Set(Some(submitted_at));
+    let change = Change::new(action, viewer.actor())
+        .version(version)
+        .columns(columns)
+        .facts(MessageFacts {
+            community: community.name.clone(),
+            ..Default::default()
+        });
+    let submitted = case_writer::apply(&txn, case, change, now).await?;
+    let facts = flag_duplicates(state, &txn, id, &household, now).await?;
+    let day = local_date(submitted_at);
+    let status = check_eligibility(
+        &txn,
+        submitted.case,
+        &household,
+        &warnings,
+        day,
+        &facts,
+        now,
+    )
+    .await?
+    .unwrap_or(submitted.to);
+    let receipt = Receipt {
+        application_id: id,
+        number,
+        status: status.as_str().to_string(),
+        submitted_at: now,
+        community_code: community.code.clone(),
+        warnings,
+    };
+    repo::insert_idempotency(
+        &txn,
+        idempotency_record::Model {
+            user_id: viewer.user_id,
+            key: key.key.clone(),
+            request_hash: key.request_hash.clone(),
+            application_id: id,
+            status_code: 201,
+            response: json(&receipt)?,
+            created_at: now,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Submitted::Fresh(receipt))
+}
+
+fn json(v: &impl Serialize) -> Result<serde_json::Value, DbErr> {
+    serde_json::to_value(v).map_err(|e| DbErr::Json(e.to_string()))
+}
+
+/// The checked household, its warnings and its community, or every problem at once.
+async fn checked(
+    state: &AppState,
+    viewer: &Viewer,
+    case: &application::Model,
+    now: DateTime<Utc>,
+) -> Result<(domain::Household, Vec<Warning>, Place), ApplicationError> {
+    let form = repo::form_of(case)?;
+    let community = resolve_community(state, viewer, form.community_code.as_deref()).await?;
+    match (domain::validate(&form, local_date(now)), community) {
+        (Ok((household, warnings)), Ok(Some(place))) => Ok((household, warnings, place)),
+        (result, community) => {
+            let mut errors = result.err().unwrap_or_default();
+            if let Err(e) = community {
+                errors.push(e);
+            }
+            Err(ApplicationError::Invalid(errors))
+        }
+    }
+}
+
+/// Runs the eligibility engine on a just-submitted case, in the submission's
+/// transaction: the case writer moves it to eligible or ineligible (the event names the
+/// policy version and the message explains each failed rule), and the decision is
+/// stored against that event. `None` when no policy is in force (the case stays
+/// submitted).
+async fn check_eligibility(
+    db: &impl ConnectionTrait,
+    case: Locked,
+    household: &domain::Household,
+    warnings: &[Warning],
+    day: NaiveDate,
+    facts: &Facts,
+    now: DateTime<Utc>,
+) -> Result<Option<Status>, ApplicationError> {
+    let id = case.case().id;
+    let Some(decision) = eligibility::service::decide(db, household, day, facts).await? else {
+        tracing::warn!(
+            application_id = id,
+            "no policy in force; the case waits in submitted"
+        );
+        return Ok(None);
+    };
+    let action = if decision.eligible {
+        Action::PassEligibility
+    } else {
+        Action::FailEligibility
+    };
+    let all = with_soft_rules(warnings, &decision);
+    let lang = Lang::from(household.language);
+    let change = Change::new(action, crate::lifecycle::case_writer::Actor::System)
+        .columns(application::ActiveModel {
+            policy_version: Set(Some(decision.policy_version.clone())),
+            warnings_open: Set(all.iter().filter(|w| w.resolution.is_none()).count() as i32),
+            warnings: Set(json(&all)?),
+            ..Default::default()
+        })
+        .facts(MessageFacts {
+            failed: failed_rules(&decision, lang),
+            ..Default::default()
+        });
+    let done = case_writer::apply(db, case, change, now).await?;
+    eligibility::service::record(db, id, done.event_id, &decision, now).await?;
+    Ok(Some(done.to))
+}
+
+/// Soft rules that failed join the warnings the reviewer must confirm or overrule.
+fn with_soft_rules(warnings: &[Warning], decision: &Decision) -> Vec<Warning> {
+    let mut all = warnings.to_vec();
+    all.extend(
+        decision
+            .rules
+            .iter()
+            .filter(|r| r.outcome == Outcome::Fail && r.severity == "soft")
+            .map(|r| Warning {
+                field: format!("eligibility.{}", r.id),
+                code: format!("soft_rule:{}", r.id),
+                zh: r.zh.clone(),
+                en: r.en.clone(),
+                resolution: None,
+            }),
+    );
+    all
+}
+
+fn failed_rules(decision: &Decision, lang: Lang) -> Vec<String> {
+    decision
+        .rules
+        .iter()
+        .filter(|r| r.outcome == Outcome::Fail && r.severity == "hard")
+        .map(|r| Msg::new(r.zh.clone(), r.en.clone()).get(lang).to_string())
+        .collect()
+}
+
+/// `410104003-2026-000123`: the community's sub-district code, the local year and a
+/// gap-free sequence per sub-district and year.
+async fn assign_number(
+    state: &AppState,
+    db: &impl ConnectionTrait,
+    community: &Place,
+    today: NaiveDate,
+) -> Result<String, ApplicationError> {
+    let parent = match community.parent_id {
+        Some(pid) => places::service::by_ids_cached(state, &[pid])
+            .await?
+            .into_iter()
+            .next(),
+        None => None,
+    };
+    let prefix = parent
+        .map(|p| p.code)
+        .unwrap_or_else(|| community.code.clone());
+    let year = chrono::Datelike::year(&today);
+    let seq = crate::db::next_in_sequence(db, &format!("application:{prefix}:{year}")).await?;
+    Ok(format!("{prefix}-{year}-{seq:06}"))
+}
+
+/// Statuses in which a case holds a housing benefit (one benefit per person).
+const BENEFIT: [Status; 4] = [
+    Status::Approved,
+    Status::Waitlisted,
+    Status::Offered,
+    Status::Allocated,
+];
+
+/// Records the household's members by keyed hash and flags every active case of
+/// either programme that shares a member, in both directions. Returns the facts the
+/// eligibility engine needs about those other cases.
+async fn flag_duplicates(
+    state: &AppState,
+    db: &impl ConnectionTrait,
+    id: i64,
+    household: &domain::Household,
+    now: DateTime<Utc>,
+) -> Result<Facts, ApplicationError> {
+    let hashes: Vec<String> = household
+        .members
+        .iter()
+        .map(|m| m.id_number.keyed_hash(&state.id_hash_key))
+        .collect();
+    repo::replace_member_keys(db, id, &hashes).await?;
+    let matches = repo::keys_matching(db, &hashes, id).await?;
+    if matches.is_empty() {
+        return Ok(Facts::default());
+    }
+    let other_ids: Vec<i64> = matches.iter().map(|k| k.application_id).collect();
+    let others = repo::by_ids(db, &other_ids).await?;
+    let mut other_benefits: Vec<String> = others
+        .iter()
+        .filter(|o| BENEFIT.contains(&o.status))
+        .map(|o| o.number.clone().unwrap_or_else(|| o.id.to_string()))
+        .collect();
+    other_benefits.sort();
+    other_benefits.dedup();
+    let existing = repo::flags_of(db, id).await?;
+    for k in matches {
+        let active = others
+            .iter()
+            .find(|o| o.id == k.application_id)
+            .is_some_and(|o| case_table::is_active(o.status));
+        let Some(mine) = hashes.iter().position(|h| h == &k.id_hash) else {
+            continue;
+        };
+        let already = existing
+            .iter()
+            .any(|f| f.other_application_id == k.application_id && f.member_index == mine as i32);
+        if !active || already {
+            continue;
+        }
+        for (a, ai, b, bi) in [
+            (id, mine as i32, k.application_id, k.member_index),
+            (k.application_id, k.member_index, id, mine as i32),
+        ] {
+            repo::insert_flag(
+                db,
+                duplicate_flag::ActiveModel {
+                    application_id: Set(a),
+                    member_index: Set(ai),
+                    other_application_id: Set(b),
+                    other_member_index: Set(bi),
+                    created_at: Set(now),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        }
+    }
+    let open: Vec<i64> = repo::flags_of(db, id)
+        .await?
+        .iter()
+        .filter(|f| f.resolution.is_none())
+        .map(|f| f.other_application_id)
+        .collect();
+    if !open.is_empty() {
+        // Both cases now carry an open flag (a derived index helper, changed without an
+        // event on the other case; the flag itself is the record).
+        repo::set_duplicate_open(db, &[open, vec![id]].concat(), true).await?;
+    }
+    Ok(Facts { other_benefits })
+}

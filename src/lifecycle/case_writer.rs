@@ -1,0 +1,376 @@
+//! The case writer: the only way a case changes status, and the only code that writes a
+//! case event. A change is (case, action, actor, details). The writer takes the case
+//! locked ([`lock`]), finds the row of the lifecycle table, checks the actor's role,
+//! the version the actor saw and the comment and reason the row requires, then in the
+//! caller's transaction writes the status and version, the event, the report counters
+//! and the messages the row names. A withdrawal also takes the case out of its open
+//! batch, through the batch writer, in the same transaction.
+//!
+//! Lock order, everywhere: a case's open batch before the case. Batch operations lock
+//! their batch and then each case they move; [`lock`] therefore locks the case's open
+//! batch (if any) before the case, so the two never wait on each other in a circle.
+
+use chrono::{DateTime, Utc};
+use entity::{application, application_event};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr};
+
+use super::case_table::{self, Action, Refusal, Status, Transition};
+use super::counters::{self, CaseFacts, Tally};
+use super::error::LifecycleError;
+use super::{batch_writer, reasons, repository as repo};
+use crate::auth::Role;
+use crate::clock::local_date;
+use crate::error::FieldError;
+use crate::i18n::Lang;
+use crate::notifications::{self, NewMessage, templates::Facts};
+
+/// Who takes an action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// The service itself: the eligibility engine, the notice clock, a batch.
+    System,
+    /// A signed-in person in a role.
+    Person { user_id: i64, role: Role },
+    /// Whoever runs `anju` on the command line for bulk intake: takes the transitions a
+    /// counter clerk may take, and is recorded as no account.
+    Operator,
+}
+
+impl Actor {
+    fn id(self) -> Option<i64> {
+        match self {
+            Actor::Person { user_id, .. } => Some(user_id),
+            Actor::System | Actor::Operator => None,
+        }
+    }
+
+    fn rule(self, from: Status, action: Action) -> Result<&'static Transition, Refusal> {
+        match self {
+            Actor::System => case_table::system_transition(from, action),
+            Actor::Person { role, .. } => case_table::transition(from, action, role),
+            Actor::Operator => case_table::transition(from, action, Role::Reviewer),
+        }
+    }
+}
+
+/// One change to a case.
+pub struct Change {
+    pub action: Action,
+    pub actor: Actor,
+    /// The version the actor saw; `None` where nobody looked (system actions).
+    pub version: Option<i32>,
+    pub reason_code: Option<String>,
+    pub comment: Option<String>,
+    /// Other columns the change sets (status, version and times are the writer's).
+    pub columns: application::ActiveModel,
+    /// What the messages say beyond the name, number, dates and reason.
+    pub facts: Facts,
+}
+
+impl Change {
+    pub fn new(action: Action, actor: Actor) -> Self {
+        Change {
+            action,
+            actor,
+            version: None,
+            reason_code: None,
+            comment: None,
+            columns: Default::default(),
+            facts: Facts::default(),
+        }
+    }
+
+    pub fn version(mut self, v: Option<i32>) -> Self {
+        self.version = v;
+        self
+    }
+
+    pub fn comment(mut self, c: Option<String>) -> Self {
+        self.comment = c;
+        self
+    }
+
+    pub fn reason(mut self, r: Option<String>) -> Self {
+        self.reason_code = r;
+        self
+    }
+
+    pub fn columns(mut self, c: application::ActiveModel) -> Self {
+        self.columns = c;
+        self
+    }
+
+    pub fn facts(mut self, f: Facts) -> Self {
+        self.facts = f;
+        self
+    }
+}
+
+/// A case locked for the rest of the transaction; only [`lock`] makes one.
+pub struct Locked(application::Model);
+
+impl Locked {
+    pub fn case(&self) -> &application::Model {
+        &self.0
+    }
+
+    pub fn into_case(self) -> application::Model {
+        self.0
+    }
+}
+
+/// What a change did.
+pub struct Applied {
+    /// The case after the change, still locked.
+    pub case: Locked,
+    pub event_id: i64,
+    pub from: Status,
+    pub to: Status,
+}
+
+/// Locks a case (and first its open batch, see the module docs); `None` if there is none.
+pub async fn lock(db: &impl ConnectionTrait, id: i64) -> Result<Option<Locked>, DbErr> {
+    let batch = repo::open_batch_of(db, id).await?;
+    if let Some(b) = batch {
+        repo::lock_batch(db, b).await?;
+    }
+    let Some(case) = repo::lock_case(db, id).await? else {
+        return Ok(None);
+    };
+    // Put in a batch between the two reads: that batch was made to wait for nothing of
+    // ours, so locking it now cannot close a circle with an operation on it that is still
+    // filling (a batch that is only just added to cannot be deciding or reporting).
+    let now_in = repo::open_batch_of(db, id).await?;
+    if let Some(b) = now_in.filter(|b| Some(*b) != batch) {
+        repo::lock_batch(db, b).await?;
+    }
+    Ok(Some(Locked(case)))
+}
+
+/// Makes one change to a locked case, in the caller's transaction.
+pub async fn apply(
+    db: &impl ConnectionTrait,
+    locked: Locked,
+    change: Change,
+    now: DateTime<Utc>,
+) -> Result<Applied, LifecycleError> {
+    let case = locked.0;
+    let from = case.status;
+    let rule = change
+        .actor
+        .rule(from, change.action)
+        .map_err(|r| match r {
+            Refusal::WrongStatus => LifecycleError::WrongStatus(from),
+            Refusal::WrongRole => LifecycleError::Forbidden,
+        })?;
+    if change.version.is_some_and(|v| v != case.version) {
+        return Err(LifecycleError::Stale(case.version));
+    }
+    let (comment, reason) = required_text(rule, change.comment, change.reason_code)?;
+    let to = rule.target(from);
+    let mut columns = change.columns;
+    if to != from {
+        columns.status = Set(to);
+        columns.status_since = Set(now);
+    }
+    columns.updated_at = Set(now);
+    let updated = repo::update_case(db, case.id, case.version, columns)
+        .await?
+        .ok_or(LifecycleError::Stale(case.version))?;
+    let before = CaseFacts {
+        status_since: case.status_since,
+        ..CaseFacts::of(&updated)
+    };
+    counters::on_event(db, &before, change.action, Some(from), to, now).await?;
+    let event = repo::insert_case_event(
+        db,
+        application_event::ActiveModel {
+            application_id: Set(case.id),
+            actor_id: Set(change.actor.id()),
+            action: Set(change.action),
+            from_status: Set(Some(from)),
+            to_status: Set(to),
+            reason_code: Set(reason.clone()),
+            comment: Set(comment.clone()),
+            policy_version: Set(updated.policy_version.clone()),
+            created_at: Set(now),
+            ..Default::default()
+        },
+    )
+    .await?;
+    if to == Status::Withdrawn {
+        batch_writer::case_withdrawn(db, case.id, now).await?;
+    }
+    let facts = Facts {
+        comment: comment.unwrap_or_default(),
+        ..change.facts
+    };
+    send(db, rule, &updated, event.id, reason.as_deref(), facts, now).await?;
+    Ok(Applied {
+        case: Locked(updated),
+        event_id: event.id,
+        from,
+        to,
+    })
+}
+
+/// The comment and reason code, trimmed, present where the row requires them, and the
+/// reason on the maintained list.
+fn required_text(
+    rule: &Transition,
+    comment: Option<String>,
+    reason: Option<String>,
+) -> Result<(Option<String>, Option<String>), LifecycleError> {
+    let trimmed = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let (comment, reason) = (trimmed(comment), trimmed(reason));
+    let mut errors = Vec::new();
+    if rule.reason_required && reason.is_none() {
+        errors.push(FieldError::required("reason_code"));
+    }
+    if reason
+        .as_deref()
+        .is_some_and(|r| reasons::label(r).is_none())
+    {
+        errors.push(FieldError::new(
+            "reason_code",
+            "unknown_reason",
+            crate::i18n::Msg::new("不在原因代码清单中", "is not on the list of reason codes"),
+        ));
+    }
+    if rule.comment_required && comment.is_none() {
+        errors.push(FieldError::required("comment"));
+    }
+    if errors.is_empty() {
+        Ok((comment, reason))
+    } else {
+        Err(LifecycleError::Invalid(errors))
+    }
+}
+
+/// Queues the messages the row names, to the address on the case after the change.
+async fn send(
+    db: &impl ConnectionTrait,
+    rule: &Transition,
+    case: &application::Model,
+    event_id: i64,
+    reason: Option<&str>,
+    facts: Facts,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if rule.messages.is_empty() {
+        return Ok(());
+    }
+    let lang = Lang::from(case.language);
+    let facts = Facts {
+        name: case.applicant_name.clone().unwrap_or_default(),
+        number: case.number.clone().unwrap_or_else(|| "-".into()),
+        date: local_date(now).to_string(),
+        until: case
+            .notice_ends_at
+            .map(|t| local_date(t).to_string())
+            .unwrap_or_default(),
+        reason: reason
+            .and_then(reasons::label)
+            .map(|m| m.get(lang).to_string())
+            .unwrap_or_default(),
+        decision: match rule.action {
+            Action::Approve => "approved",
+            Action::Return => "returned",
+            _ => "rejected",
+        },
+        eligible: rule.action == Action::PassEligibility,
+        waitlist_number: case.waitlist_number.unwrap_or_default(),
+        ..facts
+    };
+    for template in rule.messages {
+        notifications::enqueue(
+            db,
+            NewMessage {
+                application_id: Some(case.id),
+                event_id: Some(event_id),
+                kind: template.kind(),
+                recipient: case.contact_email.clone(),
+                language: case.language,
+                rendered: template.render(lang, &facts),
+            },
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A case born in bulk: its row as a draft would be, and the transitions it takes at
+/// once (e.g. submit, then the eligibility result), each with its policy version.
+pub struct NewCase {
+    pub row: application::ActiveModel,
+    pub steps: Vec<(Action, Option<String>)>,
+    pub at: DateTime<Utc>,
+}
+
+/// A case written by [`create_many`], with its events in step order.
+pub struct Created {
+    pub case: application::Model,
+    pub event_ids: Vec<i64>,
+}
+
+/// Writes many new cases with their transitions in few statements (bulk intake): each
+/// step is checked against the table from `draft`, the counters are added once for all,
+/// and no message is queued (nobody is e-mailed about bulk intake).
+pub async fn create_many(
+    db: &impl ConnectionTrait,
+    actor: Actor,
+    cases: Vec<NewCase>,
+) -> Result<Vec<Created>, LifecycleError> {
+    let mut rows = Vec::with_capacity(cases.len());
+    let mut paths = Vec::with_capacity(cases.len());
+    for c in cases {
+        let mut status = Status::Draft;
+        let mut path = Vec::with_capacity(c.steps.len());
+        for (action, policy) in c.steps {
+            // A step the service takes (the eligibility result) is the system's.
+            let rule = case_table::system_transition(status, action)
+                .or_else(|_| actor.rule(status, action))
+                .map_err(|_| LifecycleError::WrongStatus(status))?;
+            path.push((status, action, rule.target(status), policy));
+            status = rule.target(status);
+        }
+        let mut row = c.row;
+        row.status = Set(status);
+        row.status_since = Set(c.at);
+        row.version = Set(1 + path.len() as i32);
+        rows.push(row);
+        paths.push((path, c.at));
+    }
+    let inserted = repo::insert_cases(db, rows).await?;
+    let mut events = Vec::new();
+    let mut tally = Tally::default();
+    for (case, (path, at)) in inserted.iter().zip(&paths) {
+        if let (Some(community), Some(programme)) = (case.community_id, case.programme) {
+            let acts: Vec<(Action, DateTime<Utc>)> = path.iter().map(|p| (p.1, *at)).collect();
+            tally.add_case(community, programme, case.status, *at, &acts);
+        }
+        for (from, action, to, policy) in path {
+            events.push(application_event::ActiveModel {
+                application_id: Set(case.id),
+                actor_id: Set(actor.id()),
+                action: Set(*action),
+                from_status: Set(Some(*from)),
+                to_status: Set(*to),
+                policy_version: Set(policy.clone()),
+                created_at: Set(*at),
+                ..Default::default()
+            });
+        }
+    }
+    let mut written = repo::insert_case_events(db, events).await?.into_iter();
+    tally.flush(db).await?;
+    Ok(inserted
+        .into_iter()
+        .zip(&paths)
+        .map(|(case, (path, _))| Created {
+            case,
+            event_ids: written.by_ref().take(path.len()).map(|e| e.id).collect(),
+        })
+        .collect())
+}

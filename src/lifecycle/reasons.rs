@@ -1,0 +1,49 @@
+//! Reasons a case may be rejected or returned for: the maintained list. The writers
+//! refuse any other code, so every stored reason can be explained in both languages.
+
+use crate::i18n::Msg;
+
+/// (code, zh, en).
+pub const REASON_CODES: &[(&str, &str, &str)] = &[
+    (
+        "income_over_limit",
+        "家庭收入超过标准",
+        "household income over the limit",
+    ),
+    (
+        "owns_housing",
+        "拥有住房或住房面积超标",
+        "owns housing or too much housing area",
+    ),
+    (
+        "hukou_insufficient",
+        "户籍条件不符",
+        "hukou conditions not met",
+    ),
+    ("false_declaration", "虚假申报", "false declaration"),
+    (
+        "incomplete_documents",
+        "材料不全且逾期未补正",
+        "documents incomplete and not corrected in time",
+    ),
+    ("duplicate_application", "重复申请", "duplicate application"),
+    (
+        "home_visit_failed",
+        "入户调查不符",
+        "home visit found the conditions unmet",
+    ),
+    (
+        "objection_upheld",
+        "公示异议成立",
+        "an objection to the public notice was upheld",
+    ),
+    ("other", "其他原因", "other reason"),
+];
+
+/// The reason's text in both languages, if the code is on the list.
+pub fn label(code: &str) -> Option<Msg> {
+    REASON_CODES
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .map(|(_, zh, en)| Msg::new(*zh, *en))
+}
