@@ -6,14 +6,14 @@ use serde_json::json;
 use crate::fixtures::*;
 use crate::helpers::{TestApp, act, version};
 
-struct Office {
-    admin: String,
-    reviewer: String,
-    supervisor: String,
-    bureau: String,
+pub struct Office {
+    pub admin: String,
+    pub reviewer: String,
+    pub supervisor: String,
+    pub bureau: String,
 }
 
-async fn office(app: &TestApp) -> Office {
+pub async fn office(app: &TestApp) -> Office {
     let admin = app.admin().await;
     let reviewer = app
         .staff(
@@ -38,7 +38,7 @@ async fn office(app: &TestApp) -> Office {
 }
 
 /// `n` public-rental cases taken by the reviewer to ready-to-report.
-async fn ready_cases(app: &TestApp, o: &Office, n: u32, first_seq: u32) -> Vec<i64> {
+pub async fn ready_cases(app: &TestApp, o: &Office, n: u32, first_seq: u32) -> Vec<i64> {
     let mut ids = Vec::new();
     for i in 0..n {
         let t = app.applicant(&format!("1370000{:04}", first_seq + i)).await;
@@ -81,7 +81,7 @@ async fn ready_cases(app: &TestApp, o: &Office, n: u32, first_seq: u32) -> Vec<i
     ids
 }
 
-async fn new_batch(app: &TestApp, o: &Office, ids: &[i64]) -> i64 {
+pub async fn new_batch(app: &TestApp, o: &Office, ids: &[i64]) -> i64 {
     let b = app
         .post(
             "/api/v1/batches",
@@ -102,7 +102,7 @@ async fn new_batch(app: &TestApp, o: &Office, ids: &[i64]) -> i64 {
     id
 }
 
-async fn seal_submit_ack(app: &TestApp, o: &Office, batch: i64) {
+pub async fn seal_submit_ack(app: &TestApp, o: &Office, batch: i64) {
     app.post(
         &format!("/api/v1/batches/{batch}/seal"),
         Some(&o.supervisor),

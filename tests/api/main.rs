@@ -11,6 +11,7 @@ mod cli;
 mod eligibility;
 mod errors;
 mod health_and_docs;
+mod lifecycle;
 mod mail;
 mod places;
 mod reports;
