@@ -85,7 +85,7 @@ fn bench(c: &mut Criterion) {
     let facts = Facts::default();
     for (name, text) in DEFAULT_POLICIES {
         let policy = from_toml(text).unwrap();
-        let h = household(policy.programme);
+        let h = household(policy.programme).eligibility_input();
         c.bench_function(&format!("evaluate 4-member household, {name}"), |b| {
             b.iter(|| evaluate(black_box(&h), black_box(&policy), on, &facts).eligible)
         });

@@ -452,6 +452,26 @@ impl From<crate::applications::ApplicationError> for ApiError {
     }
 }
 
+impl From<crate::notifications::OutboxError> for ApiError {
+    fn from(err: crate::notifications::OutboxError) -> Self {
+        use crate::notifications::OutboxError as E;
+        match err {
+            E::Forbidden => ApiError::forbidden(),
+            E::NotFound => ApiError::not_found(),
+            E::NotDead => ApiError::new(
+                StatusCode::CONFLICT,
+                "not_dead",
+                &Msg::new(
+                    "只能重试已放弃投递的邮件",
+                    "Only a dead message can be retried",
+                ),
+                vec![],
+            ),
+            E::Db(db) => ApiError::internal(&db),
+        }
+    }
+}
+
 impl From<crate::review::ReviewError> for ApiError {
     fn from(err: crate::review::ReviewError) -> Self {
         use crate::review::ReviewError as E;

@@ -39,6 +39,7 @@ pub type Apis = (
     crate::places::api::PlaceApi,
     crate::applications::api::ApplicationApi,
     crate::eligibility::api::PolicyApi,
+    crate::applications::simulation_api::SimulationApi,
     crate::review::api::ReviewApi,
     crate::review::notice_api::PublicApi,
     crate::notifications::api::OutboxApi,
@@ -65,6 +66,9 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
             state: state.clone(),
         },
         crate::eligibility::api::PolicyApi {
+            state: state.clone(),
+        },
+        crate::applications::simulation_api::SimulationApi {
             state: state.clone(),
         },
         crate::review::api::ReviewApi {

@@ -154,8 +154,8 @@ fn community_ref(p: &Option<crate::places::Place>) -> Option<CommunityRef> {
     })
 }
 
-impl From<entity::application_event::Model> for EventView {
-    fn from(e: entity::application_event::Model) -> Self {
+impl From<crate::lifecycle::history::CaseEvent> for EventView {
+    fn from(e: crate::lifecycle::history::CaseEvent) -> Self {
         EventView {
             id: e.id,
             action: e.action,

@@ -65,7 +65,12 @@ pub async fn import(state: &AppState, chunk: Vec<Incoming>) -> Result<Imported, 
             out.invalid += 1;
             continue;
         };
-        let decision = engine::decide(household, policy, day, &Facts::default());
+        let decision = engine::decide(
+            &household.eligibility_input(),
+            policy,
+            day,
+            &Facts::default(),
+        );
         let tally = if decision.eligible {
             &mut out.eligible
         } else {

@@ -709,6 +709,41 @@ pub fn warnings(h: &Household, today: NaiveDate) -> Vec<Warning> {
 }
 
 impl Household {
+    /// What the eligibility engine reads of this household.
+    pub fn eligibility_input(&self) -> crate::eligibility::input::Household {
+        use crate::eligibility::input::{Dwelling, Person, Tenure};
+        crate::eligibility::input::Household {
+            programme: self.programme,
+            applicant_class: self.applicant_class,
+            members: self
+                .members
+                .iter()
+                .map(|m| Person {
+                    applicant: m.relationship == Relationship::Applicant,
+                    birth_date: m.birth_date(),
+                    hukou_city: m.hukou_city.clone(),
+                    hukou_since: m.hukou_since,
+                    annual_income_fen: m.annual_income_fen,
+                    dibao_since: m.dibao.as_ref().map(|(_, since)| *since),
+                    pension_months: m.pension_months,
+                })
+                .collect(),
+            housing: self
+                .housing
+                .iter()
+                .map(|h| Dwelling {
+                    area_cm2: h.area_cm2,
+                    tenure: match h.nature {
+                        HousingNature::Owned => Tenure::Owned,
+                        HousingNature::RentedPublic => Tenure::RentedPublic,
+                        _ => Tenure::Other,
+                    },
+                })
+                .collect(),
+            transfers: self.transfers.iter().map(|t| t.date).collect(),
+        }
+    }
+
     /// The normalised form stored for a submitted application (18-digit identity
     /// numbers, trimmed text, areas back in m²).
     pub fn to_form(&self) -> Form {

@@ -11,9 +11,13 @@ pub mod query;
 mod repository;
 pub mod service;
 pub mod simulation;
+pub mod simulation_api;
 pub mod submission;
 
 pub use service::ApplicationError;
 
 /// A case as stored; other domains read its fields, never its table.
 pub type Case = entity::application::Model;
+
+/// Columns of a case a change sets (other domains prepare them for the case writer).
+pub type CaseColumns = entity::application::ActiveModel;

@@ -49,6 +49,8 @@ pub struct CaseQuery {
     pub late: Option<(bool, Vec<Deadline>, Option<DateTime<Utc>>)>,
     /// Only cases whose notice is still open at this time.
     pub notice_open_at: Option<DateTime<Utc>>,
+    /// Only cases that entered their status in `[from, to)`.
+    pub since: Option<(DateTime<Utc>, DateTime<Utc>)>,
     pub sort: SortKey,
     pub descending: bool,
     /// Start after this (time, id) in the listing's order.
@@ -67,6 +69,7 @@ impl CaseQuery {
             has_warnings: None,
             late: None,
             notice_open_at: None,
+            since: None,
             sort: SortKey::StatusSince,
             descending: false,
             after: None,
@@ -103,6 +106,11 @@ impl CaseQuery {
             } else {
                 C::WarningsOpen.eq(0)
             });
+        }
+        if let Some((from, to)) = self.since {
+            cond = cond
+                .add(C::StatusSince.gte(from))
+                .add(C::StatusSince.lt(to));
         }
         if let Some(at) = self.notice_open_at {
             cond = cond.add(C::NoticeEndsAt.gt(at));

@@ -524,11 +524,11 @@ pub async fn has_member(
     repo::has_member_hash(db, case_id, id_hash).await
 }
 
+/// One view of a case's personal data by a staff member.
+pub type CaseAccess = entity::case_access::Model;
+
 /// Every view of the case's personal data by staff.
-pub async fn access_log(
-    db: &impl ConnectionTrait,
-    id: i64,
-) -> Result<Vec<entity::case_access::Model>, DbErr> {
+pub async fn access_log(db: &impl ConnectionTrait, id: i64) -> Result<Vec<CaseAccess>, DbErr> {
     repo::access_of(db, id).await
 }
 

@@ -154,7 +154,8 @@ impl Run<'_> {
                 .cloned()
                 .collect(),
         };
-        let now = engine::evaluate(&household, self.draft, day, &facts).eligible;
+        let input = household.eligibility_input();
+        let now = engine::evaluate(&input, self.draft, day, &facts).eligible;
         self.out.evaluated += 1;
         if now == was {
             self.out.unchanged += 1;

@@ -209,7 +209,8 @@ async fn check_eligibility(
     now: DateTime<Utc>,
 ) -> Result<Option<Status>, ApplicationError> {
     let id = case.case().id;
-    let Some(decision) = eligibility::service::decide(db, household, day, facts).await? else {
+    let input = household.eligibility_input();
+    let Some(decision) = eligibility::service::decide(db, &input, day, facts).await? else {
         tracing::warn!(
             application_id = id,
             "no policy in force; the case waits in submitted"

@@ -11,9 +11,8 @@
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+use super::input::{Household, Person, Tenure};
 use super::policy::{AreaBasis, PolicyDocument, Rule, RuleKind, Severity};
-use crate::applications::domain::{Household, Member};
-use crate::applications::form::{HousingNature, Relationship};
 use crate::i18n::Msg;
 
 /// Facts the engine cannot see in the form.
@@ -211,10 +210,8 @@ fn skipped<'a>(rule: &'a Rule, why: Why<'a>) -> Judged<'a> {
     }
 }
 
-fn applicant(h: &Household) -> Option<&Member> {
-    h.members
-        .iter()
-        .find(|m| m.relationship == Relationship::Applicant)
+fn applicant(h: &Household) -> Option<&Person> {
+    h.members.iter().find(|m| m.applicant)
 }
 
 fn judge<'a>(
@@ -323,7 +320,7 @@ fn judge<'a>(
             let counted: i64 = h
                 .housing
                 .iter()
-                .filter(|x| matches!(x.nature, HousingNature::Owned | HousingNature::RentedPublic))
+                .filter(|x| matches!(x.tenure, Tenure::Owned | Tenure::RentedPublic))
                 .map(|x| x.area_cm2)
                 .sum();
             let max_cm2 = (r.max_m2.unwrap_or(0.0) * 100.0).round() as i64;
@@ -350,8 +347,7 @@ fn judge<'a>(
                 .housing
                 .iter()
                 .filter(|x| {
-                    x.nature == HousingNature::Owned
-                        || (forbid_public && x.nature == HousingNature::RentedPublic)
+                    x.tenure == Tenure::Owned || (forbid_public && x.tenure == Tenure::RentedPublic)
                 })
                 .count() as i64;
             judged(
@@ -367,7 +363,7 @@ fn judge<'a>(
             let since = on
                 .with_year(on.year() - years)
                 .unwrap_or_else(|| on - chrono::Days::new(365 * years.max(0) as u64));
-            let count = h.transfers.iter().filter(|t| t.date > since).count() as i64;
+            let count = h.transfers.iter().filter(|t| **t > since).count() as i64;
             judged(
                 r,
                 count == 0,
@@ -394,7 +390,7 @@ fn judge<'a>(
             let held = h
                 .members
                 .iter()
-                .filter_map(|m| m.dibao.as_ref().map(|(_, since)| whole_months(*since, on)))
+                .filter_map(|m| m.dibao_since.map(|since| whole_months(since, on)))
                 .max()
                 .unwrap_or(0);
             let need = min(r.min_months);

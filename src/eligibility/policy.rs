@@ -7,10 +7,10 @@ use chrono::NaiveDate;
 use poem_openapi::Object;
 use serde::{Deserialize, Serialize};
 
-use crate::applications::form::{ApplicantClass, Programme};
 use crate::error::FieldError;
 use crate::i18n::Msg;
 use crate::values::str_enum;
+use entity::enums::{ApplicantClass, Programme};
 
 str_enum! {
     /// What a failing rule does.

@@ -6,14 +6,14 @@ use entity::{eligibility_decision, policy};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, SqlErr};
 
 use super::engine::{self, Decision, Facts};
+use super::input::Household;
 use super::policy::{DEFAULT_POLICIES, PolicyDocument, from_toml};
 use super::repository as repo;
-use crate::applications::domain::Household;
-use crate::applications::form::Programme;
 use crate::auth::{Principal, Role, service::require};
 use crate::error::FieldError;
 use crate::i18n::Msg;
 use crate::state::AppState;
+use entity::enums::Programme;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EligibilityError {

@@ -383,6 +383,85 @@ pub async fn on_event(
     t.flush(db).await
 }
 
+/// (community, programme, stage, cases) first reaching a stage in the period.
+pub type CountRow = (i64, String, String, i64);
+/// (stage, tenths of a day, cases) for the time spent in a stage.
+pub type DurationRow = (String, i32, i64);
+
+/// The funnel's rows for these communities: stage counts per community and programme,
+/// and the duration histograms, for a programme (or all) and a period of local days,
+/// summed by the database over the days: a few hundred rows whatever the period's length.
+/// (`CAST` because PostgreSQL sums a `bigint` into a `numeric`.)
+pub async fn reached_and_durations(
+    db: &impl ConnectionTrait,
+    communities: &[i64],
+    programme: Option<Programme>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<(Vec<CountRow>, Vec<DurationRow>), DbErr> {
+    use funnel_count::Column as C;
+    use funnel_duration::Column as D;
+    use sea_orm::sea_query::Func;
+    fn sum(col: impl sea_orm::sea_query::IntoColumnRef) -> Expr {
+        Expr::from(Func::cast_as(Func::sum(Expr::col(col)), "BIGINT"))
+    }
+    let mut counts = funnel_count::Entity::find()
+        .select_only()
+        .column(C::CommunityId)
+        .column(C::Programme)
+        .column(C::Stage)
+        .column_as(sum(C::Cases), "cases")
+        .filter(C::CommunityId.is_in(communities.to_vec()))
+        .group_by(C::CommunityId)
+        .group_by(C::Programme)
+        .group_by(C::Stage);
+    let mut durations = funnel_duration::Entity::find()
+        .select_only()
+        .column(D::Stage)
+        .column(D::Tenths)
+        .column_as(sum(D::Cases), "cases")
+        .filter(D::CommunityId.is_in(communities.to_vec()))
+        .group_by(D::Stage)
+        .group_by(D::Tenths);
+    if let Some(p) = programme {
+        counts = counts.filter(C::Programme.eq(p.as_str()));
+        durations = durations.filter(D::Programme.eq(p.as_str()));
+    }
+    if let Some(from) = from {
+        counts = counts.filter(C::Day.gte(from));
+        durations = durations.filter(D::Day.gte(from));
+    }
+    if let Some(to) = to {
+        counts = counts.filter(C::Day.lte(to));
+        durations = durations.filter(D::Day.lte(to));
+    }
+    Ok((
+        counts.into_tuple().all(db).await?,
+        durations.into_tuple().all(db).await?,
+    ))
+}
+
+/// Cases of these communities now in `status`, having entered it before `day`.
+pub async fn in_status_before(
+    db: &impl ConnectionTrait,
+    communities: &[i64],
+    programme: Programme,
+    status: Status,
+    day: NaiveDate,
+) -> Result<i64, DbErr> {
+    let sum = status_count::Entity::find()
+        .filter(status_count::Column::CommunityId.is_in(communities.to_vec()))
+        .filter(status_count::Column::Programme.eq(programme.as_str()))
+        .filter(status_count::Column::Status.eq(status.as_str()))
+        .filter(status_count::Column::SinceDay.lt(day))
+        .all(db)
+        .await?
+        .iter()
+        .map(|r| r.cases)
+        .sum::<i64>();
+    Ok(Ord::max(sum, 0))
+}
+
 /// (id, community, programme, status, status since) of a case.
 type CaseRow = (i64, Option<i64>, Option<Programme>, Status, DateTime<Utc>);
 

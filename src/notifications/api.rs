@@ -9,12 +9,10 @@ use poem_openapi::{
     param::{Path, Query},
     payload::Json,
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::auth::Role;
+use super::service;
 use crate::auth::api::BearerAuth;
 use crate::error::ApiError;
-use crate::i18n::Msg;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 
@@ -94,14 +92,6 @@ pub struct OutboxApi {
     pub state: AppState,
 }
 
-fn admin_only(auth: &BearerAuth) -> Result<(), ApiError> {
-    if auth.0.is(&[Role::Admin]) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden())
-    }
-}
-
 #[OpenApi(tag = "ApiTags::Outbox")]
 impl OutboxApi {
     /// List outbox messages (admin)
@@ -114,7 +104,7 @@ impl OutboxApi {
         &self,
         auth: BearerAuth,
         /// Only this status.
-        status: Query<Option<String>>,
+        status: Query<Option<OutboxStatus>>,
         /// Only messages about this case.
         application_id: Query<Option<i64>>,
         /// Messages with an id greater than this.
@@ -123,20 +113,15 @@ impl OutboxApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u64>>,
     ) -> Result<OutboxListResponse, ApiError> {
-        admin_only(&auth)?;
-        let mut q = outbox_message::Entity::find()
-            .filter(outbox_message::Column::Id.gt(after.0.unwrap_or(0)));
-        if let Some(s) = status.0 {
-            q = q.filter(outbox_message::Column::Status.eq(s));
-        }
-        if let Some(a) = application_id.0 {
-            q = q.filter(outbox_message::Column::ApplicationId.eq(a));
-        }
-        let rows = q
-            .order_by_asc(outbox_message::Column::Id)
-            .limit(limit.0.unwrap_or(50))
-            .all(&self.state.db)
-            .await?;
+        let rows = service::list(
+            &self.state,
+            &auth.0,
+            status.0,
+            application_id.0,
+            after.0.unwrap_or(0),
+            limit.0.unwrap_or(50),
+        )
+        .await?;
         Ok(OutboxListResponse::Ok(Json(
             rows.into_iter().map(OutboxView::from).collect(),
         )))
@@ -151,30 +136,7 @@ impl OutboxApi {
         operation_id = "outbox_retry"
     )]
     async fn retry(&self, auth: BearerAuth, id: Path<i64>) -> Result<OutboxResponse, ApiError> {
-        admin_only(&auth)?;
-        let now = self.state.clock.now();
-        let res = outbox_message::Entity::update_many()
-            .col_expr(outbox_message::Column::Status, OutboxStatus::Pending.into())
-            .col_expr(outbox_message::Column::NextAttemptAt, now.into())
-            .filter(outbox_message::Column::Id.eq(id.0))
-            .filter(outbox_message::Column::Status.eq(OutboxStatus::Dead))
-            .exec(&self.state.db)
-            .await?;
-        let row = outbox_message::Entity::find_by_id(id.0)
-            .one(&self.state.db)
-            .await?
-            .ok_or_else(ApiError::not_found)?;
-        if res.rows_affected == 0 {
-            return Err(ApiError::new(
-                poem::http::StatusCode::CONFLICT,
-                "not_dead",
-                &Msg::new(
-                    "只能重试已放弃投递的邮件",
-                    "Only a dead message can be retried",
-                ),
-                vec![],
-            ));
-        }
+        let row = service::retry(&self.state, &auth.0, id.0).await?;
         Ok(OutboxResponse::Ok(Json(row.into())))
     }
 }

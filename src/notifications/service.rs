@@ -4,9 +4,11 @@ use chrono::{DateTime, Utc};
 use entity::enums::{Language, OutboxStatus};
 use entity::outbox_message;
 use rand::RngCore;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr};
 
 use super::templates::Rendered;
+use crate::auth::{Principal, Role};
+use crate::state::AppState;
 
 /// A message to enqueue.
 pub struct NewMessage {
@@ -32,7 +34,7 @@ pub async fn enqueue(
     } else {
         OutboxStatus::NoRecipient
     };
-    outbox_message::ActiveModel {
+    let row = outbox_message::ActiveModel {
         application_id: Set(msg.application_id),
         event_id: Set(msg.event_id),
         kind: Set(msg.kind.to_string()),
@@ -51,7 +53,57 @@ pub async fn enqueue(
         created_at: Set(now),
         sent_at: Set(None),
         ..Default::default()
+    };
+    super::repository::insert(db, row).await
+}
+
+/// A page of the outbox (admin).
+pub async fn list(
+    state: &AppState,
+    caller: &Principal,
+    status: Option<OutboxStatus>,
+    application_id: Option<i64>,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<outbox_message::Model>, OutboxError> {
+    require_admin(caller)?;
+    Ok(super::repository::page(&state.db, status, application_id, after, limit).await?)
+}
+
+/// Queues a dead message again at once, keeping its Message-ID and attempt count (admin).
+pub async fn retry(
+    state: &AppState,
+    caller: &Principal,
+    id: i64,
+) -> Result<outbox_message::Model, OutboxError> {
+    require_admin(caller)?;
+    let revived = super::repository::revive(&state.db, id, state.clock.now()).await?;
+    let row = super::repository::find(&state.db, id)
+        .await?
+        .ok_or(OutboxError::NotFound)?;
+    if revived {
+        Ok(row)
+    } else {
+        Err(OutboxError::NotDead)
     }
-    .insert(db)
-    .await
+}
+
+fn require_admin(caller: &Principal) -> Result<(), OutboxError> {
+    if caller.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(OutboxError::Forbidden)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("the caller's role may not do this")]
+    Forbidden,
+    #[error("no such message")]
+    NotFound,
+    #[error("only a dead message can be retried")]
+    NotDead,
+    #[error(transparent)]
+    Db(#[from] DbErr),
 }

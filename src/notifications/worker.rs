@@ -12,18 +12,15 @@
 use std::path::PathBuf;
 use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, Duration, Utc};
-use entity::enums::OutboxStatus;
+use chrono::Duration;
 use entity::outbox_message;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use rand::Rng;
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::DbErr;
 
+use super::repository as repo;
 use crate::settings::Settings;
 use crate::state::AppState;
 
@@ -159,87 +156,22 @@ pub fn backoff(base_secs: i64, attempts: i32) -> Duration {
     Duration::milliseconds((exp as f64 * 1000.0 * jitter) as i64)
 }
 
-/// Claims up to `limit` due messages for this worker.
-async fn claim(
-    db: &DatabaseConnection,
-    now: DateTime<Utc>,
-    lease: Duration,
-    limit: u64,
-) -> Result<Vec<outbox_message::Model>, DbErr> {
-    let free = Condition::any()
-        .add(outbox_message::Column::ClaimedUntil.is_null())
-        .add(outbox_message::Column::ClaimedUntil.lt(now));
-    let candidates = outbox_message::Entity::find()
-        .filter(outbox_message::Column::Status.eq(OutboxStatus::Pending))
-        .filter(outbox_message::Column::NextAttemptAt.lte(now))
-        .filter(free.clone())
-        .order_by_asc(outbox_message::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?;
-    let mut claimed = Vec::new();
-    for row in candidates {
-        let res = outbox_message::Entity::update_many()
-            .col_expr(
-                outbox_message::Column::ClaimedUntil,
-                Some(now + lease).into(),
-            )
-            .filter(outbox_message::Column::Id.eq(row.id))
-            .filter(outbox_message::Column::Status.eq(OutboxStatus::Pending))
-            .filter(free.clone())
-            .exec(db)
-            .await?;
-        if res.rows_affected == 1 {
-            claimed.push(row);
-        }
-    }
-    Ok(claimed)
-}
-
 async fn record(
     state: &AppState,
     row: &outbox_message::Model,
     outcome: Result<String, String>,
 ) -> Result<(), DbErr> {
     let now = state.clock.now();
-    let q = outbox_message::Entity::update_many().filter(outbox_message::Column::Id.eq(row.id));
-    let q = match outcome {
-        Ok(reply) => q
-            .col_expr(outbox_message::Column::Status, OutboxStatus::Sent.into())
-            .col_expr(outbox_message::Column::ServerReply, Some(reply).into())
-            .col_expr(outbox_message::Column::SentAt, Some(now).into())
-            .col_expr(outbox_message::Column::Attempts, (row.attempts + 1).into())
-            .col_expr(
-                outbox_message::Column::ClaimedUntil,
-                Option::<DateTime<Utc>>::None.into(),
-            ),
+    match outcome {
+        Ok(reply) => repo::mark_sent(&state.db, row, reply, now).await,
         Err(error) => {
             let attempts = row.attempts + 1;
             let dead = attempts >= state.settings.outbox_max_attempts;
             tracing::warn!(message = row.id, attempts, dead, error = %error, "delivery failed");
-            q.col_expr(
-                outbox_message::Column::Status,
-                if dead {
-                    OutboxStatus::Dead
-                } else {
-                    OutboxStatus::Pending
-                }
-                .into(),
-            )
-            .col_expr(outbox_message::Column::Attempts, attempts.into())
-            .col_expr(outbox_message::Column::LastError, Some(error).into())
-            .col_expr(
-                outbox_message::Column::NextAttemptAt,
-                (now + backoff(state.settings.outbox_backoff_secs, attempts)).into(),
-            )
-            .col_expr(
-                outbox_message::Column::ClaimedUntil,
-                Option::<DateTime<Utc>>::None.into(),
-            )
+            let next = now + backoff(state.settings.outbox_backoff_secs, attempts);
+            repo::mark_failed(&state.db, row, error, dead, next).await
         }
-    };
-    q.exec(&state.db).await?;
-    Ok(())
+    }
 }
 
 /// One round: claims what is due, sends it concurrently (lettre's connection pool;
@@ -250,7 +182,7 @@ pub async fn deliver_due(state: &AppState, delivery: &Delivery) -> Result<usize,
         return Ok(0);
     }
     let lease = Duration::seconds(state.settings.outbox_lease_secs.max(1));
-    let batch = claim(&state.db, state.clock.now(), lease, 16).await?;
+    let batch = repo::claim(&state.db, state.clock.now(), lease, 16).await?;
     let mut tasks = tokio::task::JoinSet::new();
     for row in batch {
         let (delivery, state) = (delivery.clone(), state.clone());

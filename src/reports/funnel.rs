@@ -10,15 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{Duration, NaiveDate, NaiveTime, TimeZone, Utc};
-use entity::{application, funnel_count, funnel_duration, status_count};
-use sea_orm::sea_query::{Expr, Func};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::DbErr;
 use serde::Serialize;
 
 use crate::applications::form::Programme;
+use crate::applications::query::{self, CaseQuery};
 use crate::auth::{Principal, Role};
 use crate::lifecycle::Status;
-use crate::lifecycle::counters::{OUTCOMES, STAGES};
+use crate::lifecycle::counters::{self, CountRow, OUTCOMES, STAGES};
 use crate::places::{self, Place, PlaceKind};
 use crate::state::AppState;
 
@@ -132,60 +131,6 @@ fn median(histogram: &BTreeMap<i32, u64>) -> Option<f64> {
     Some((mid).round() / 10.0)
 }
 
-/// Cases per (community, programme, stage) in scope and period.
-type CountRow = (i64, String, String, i64);
-/// Cases per (stage, tenths of a day) in scope and period.
-type DurationRow = (String, i32, i64);
-
-/// The counters in scope and period, summed by the database over the days: a few hundred
-/// rows whatever the period's length. (`CAST` because PostgreSQL sums a `bigint` into a
-/// `numeric`.)
-async fn rows(
-    db: &impl ConnectionTrait,
-    communities: &[i64],
-    f: &Filter,
-) -> Result<(Vec<CountRow>, Vec<DurationRow>), DbErr> {
-    use funnel_count::Column as C;
-    use funnel_duration::Column as D;
-    fn sum(col: impl sea_orm::sea_query::IntoColumnRef) -> Expr {
-        Expr::from(Func::cast_as(Func::sum(Expr::col(col)), "BIGINT"))
-    }
-    let mut counts = funnel_count::Entity::find()
-        .select_only()
-        .column(C::CommunityId)
-        .column(C::Programme)
-        .column(C::Stage)
-        .column_as(sum(C::Cases), "cases")
-        .filter(C::CommunityId.is_in(communities.to_vec()))
-        .group_by(C::CommunityId)
-        .group_by(C::Programme)
-        .group_by(C::Stage);
-    let mut durations = funnel_duration::Entity::find()
-        .select_only()
-        .column(D::Stage)
-        .column(D::Tenths)
-        .column_as(sum(D::Cases), "cases")
-        .filter(D::CommunityId.is_in(communities.to_vec()))
-        .group_by(D::Stage)
-        .group_by(D::Tenths);
-    if let Some(p) = f.programme {
-        counts = counts.filter(C::Programme.eq(p.as_str()));
-        durations = durations.filter(D::Programme.eq(p.as_str()));
-    }
-    if let Some(from) = f.from {
-        counts = counts.filter(C::Day.gte(from));
-        durations = durations.filter(D::Day.gte(from));
-    }
-    if let Some(to) = f.to {
-        counts = counts.filter(C::Day.lte(to));
-        durations = durations.filter(D::Day.lte(to));
-    }
-    Ok((
-        counts.into_tuple().all(db).await?,
-        durations.into_tuple().all(db).await?,
-    ))
-}
-
 /// When a report was computed, and the report.
 type Computed = (Instant, Arc<Funnel>);
 
@@ -257,7 +202,9 @@ pub async fn funnel(
         return Ok(None);
     };
     let ids: Vec<i64> = communities.iter().map(|c| c.id).collect();
-    let (counts, durations) = rows(db, &ids, f).await?;
+    let (counts, durations) =
+        crate::lifecycle::counters::reached_and_durations(db, &ids, f.programme, f.from, f.to)
+            .await?;
     let total = |key: &str, keep: &dyn Fn(&CountRow) -> bool| -> u64 {
         counts
             .iter()
@@ -338,7 +285,6 @@ async fn overdue(
     communities: &[i64],
     programme: Option<Programme>,
 ) -> Result<Vec<(String, u64)>, DbErr> {
-    use sea_orm::PaginatorTrait;
     let now = state.clock.now();
     let today = crate::clock::local_date(now);
     let mut totals = [0u64; 2];
@@ -362,24 +308,14 @@ async fn overdue(
             let day = crate::clock::local_date(threshold);
             let day_start =
                 Utc.from_utc_datetime(&(day.and_time(NaiveTime::MIN) - Duration::hours(8)));
-            let before: i64 = status_count::Entity::find()
-                .filter(status_count::Column::CommunityId.is_in(communities.to_vec()))
-                .filter(status_count::Column::Programme.eq(p.as_str()))
-                .filter(status_count::Column::Status.eq(status.as_str()))
-                .filter(status_count::Column::SinceDay.lt(day))
-                .all(&state.db)
-                .await?
-                .iter()
-                .map(|r| r.cases)
-                .sum();
-            let on_the_day = application::Entity::find()
-                .filter(application::Column::Status.eq(status.as_str()))
-                .filter(application::Column::StatusSince.gte(day_start))
-                .filter(application::Column::StatusSince.lt(threshold))
-                .filter(application::Column::CommunityId.is_in(communities.iter().copied()))
-                .filter(application::Column::Programme.eq(p.as_str()))
-                .count(&state.db)
-                .await?;
+            let before =
+                counters::in_status_before(&state.db, communities, *p, status, day).await?;
+            let entered_that_day = CaseQuery {
+                programme: Some(*p),
+                since: Some((day_start, threshold)),
+                ..CaseQuery::in_status(status)
+            };
+            let on_the_day = query::count(&state.db, communities, &entered_that_day).await?;
             totals[i] += before.max(0) as u64 + on_the_day;
         }
     }

@@ -5,7 +5,6 @@
 //! and messages.
 
 use chrono::{DateTime, Duration, Utc};
-use entity::application;
 use entity::enums::ObjectionStatus;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr};
 
@@ -50,7 +49,7 @@ fn invalid(field: &str, code: &'static str, zh: &str, en: &str) -> ReviewError {
 /// What the action adds to the change beyond its name: columns, comment, reason, facts.
 #[derive(Default)]
 struct Prepared {
-    columns: application::ActiveModel,
+    columns: crate::applications::CaseColumns,
     comment: Option<String>,
     reason: Option<String>,
     facts: Facts,

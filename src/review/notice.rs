@@ -4,7 +4,7 @@
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use entity::enums::ObjectionStatus;
-use entity::{case_access, objection};
+use entity::objection;
 use sea_orm::ActiveValue::Set;
 
 use super::error::ReviewError;
@@ -245,7 +245,7 @@ pub async fn audit(
     state: &AppState,
     caller: &Principal,
     id: i64,
-) -> Result<(Vec<CaseEvent>, Vec<case_access::Model>), ReviewError> {
+) -> Result<(Vec<CaseEvent>, Vec<apps::CaseAccess>), ReviewError> {
     let viewer = Viewer::of(state, caller).await?;
     if !viewer.is_staff() {
         return Err(ReviewError::Forbidden);
