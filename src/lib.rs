@@ -1,5 +1,6 @@
 //! anju (安居): public-housing applications for a Zhengzhou sub-district office.
 
+pub mod access;
 pub mod applications;
 pub mod auth;
 pub mod batches;

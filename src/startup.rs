@@ -20,6 +20,10 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Resul
         tracing::info!("rebuilt the report counters from the event log");
     }
     let mut state = AppState::new(db, settings, clock);
+    crate::access::install(
+        &state,
+        std::sync::Arc::new(crate::auth::service::TokenCheck),
+    );
     if state.settings.id_hash_key.is_none() {
         state.id_hash_key = stored_id_hash_key(&state.db).await?.into_bytes().into();
     }

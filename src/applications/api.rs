@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::form::{ApplicantClass, Form, Programme};
 use super::service::{self, CaseDetail, CaseSummary, IdempotencyKey, Receipt, Submitted};
-use crate::auth::api::BearerAuth;
+use crate::access::BearerAuth;
 use crate::error::{ApiError, FieldError};
 use crate::http::body::JsonBody;
 use crate::i18n::{Lang, Msg};

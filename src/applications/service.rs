@@ -12,7 +12,7 @@ use super::form::{Form, Language};
 use super::repository as repo;
 pub use super::simulation::{Simulation, simulate};
 pub use super::submission::{IdempotencyKey, Receipt, Submitted, submit};
-use crate::auth::{Principal, Role};
+use crate::access::{Principal, Role};
 use crate::eligibility::{self, engine::Decision};
 use crate::error::FieldError;
 use crate::i18n::Msg;
@@ -64,7 +64,7 @@ pub struct Viewer {
 
 impl Viewer {
     pub async fn of(state: &AppState, caller: &Principal) -> Result<Viewer, DbErr> {
-        let communities = if crate::auth::domain::scope_kind(caller.role).is_some() {
+        let communities = if crate::access::scope_kind(caller.role).is_some() {
             places::service::communities_within_cached(state, &caller.place_ids).await?
         } else {
             vec![]

@@ -14,7 +14,7 @@ use sea_orm::DbErr;
 use super::domain;
 use super::repository as repo;
 use super::service::ApplicationError;
-use crate::auth::{Principal, Role};
+use crate::access::{Principal, Role};
 use crate::clock::local_date;
 use crate::eligibility::{
     self,

@@ -5,7 +5,7 @@
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::service::{Simulation, simulate};
-use crate::auth::api::BearerAuth;
+use crate::access::BearerAuth;
 use crate::eligibility::policy::PolicyDocument;
 use crate::eligibility::service as policies;
 use crate::error::ApiError;

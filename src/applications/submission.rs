@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::domain::{self, Warning};
 use super::repository as repo;
 use super::service::{ApplicationError, Viewer, form_columns, lock_visible, resolve_community};
-use crate::auth::Principal;
+use crate::access::Principal;
 use crate::clock::local_date;
 use crate::eligibility::{
     self,

@@ -2,37 +2,21 @@
 //! admin's staff-account endpoints. Also the bearer-token security scheme.
 
 use chrono::{DateTime, Utc};
-use poem::Request;
 use poem_openapi::{
-    ApiResponse, Object, OpenApi, SecurityScheme,
-    auth::Bearer,
+    ApiResponse, Object, OpenApi,
     param::{Path, Query},
     payload::Json,
 };
 use serde::Deserialize;
 
-use super::domain::{Principal, Role};
+use super::domain::Role;
 use super::service::{self, Account, NewAccount};
 use crate::error::ApiError;
 use crate::http::body::JsonBody;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 
-/// A bearer token from `POST /api/v1/auth/login`.
-#[derive(SecurityScheme)]
-#[oai(ty = "bearer", checker = "check_bearer")]
-pub struct BearerAuth(pub Principal);
-
-async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
-    let state = req
-        .data::<AppState>()
-        .ok_or_else(|| ApiError::internal_logged("AppState missing from request data"))?;
-    match service::authenticate(state, &bearer.token).await {
-        Ok(Some(principal)) => Ok(principal),
-        Ok(None) => Err(ApiError::unauthorized().into()),
-        Err(err) => Err(ApiError::from(err).into()),
-    }
-}
+pub use crate::access::BearerAuth;
 
 /// A new applicant account.
 #[derive(Object, Deserialize)]

@@ -13,33 +13,7 @@ use crate::error::FieldError;
 use crate::i18n::Msg;
 use crate::values::{Email, Mobile};
 
-pub use entity::enums::Role;
-
-/// The kind of place a role's scope is made of, if it has one.
-pub fn scope_kind(role: Role) -> Option<&'static str> {
-    match role {
-        Role::Reviewer => Some("community"),
-        Role::Supervisor => Some("subdistrict"),
-        Role::Bureau => Some("district"),
-        Role::Applicant | Role::Admin => None,
-    }
-}
-
-/// The caller of an authenticated request.
-#[derive(Clone, Debug)]
-pub struct Principal {
-    pub user_id: i64,
-    pub session_id: i64,
-    pub role: Role,
-    /// The places in the caller's scope (communities, a sub-district or a district).
-    pub place_ids: Vec<i64>,
-}
-
-impl Principal {
-    pub fn is(&self, roles: &[Role]) -> bool {
-        roles.contains(&self.role)
-    }
-}
+pub use crate::access::{Principal, Role, scope_kind};
 
 /// A login name: a mobile number or an e-mail address.
 #[derive(Clone, Debug, PartialEq, Eq)]

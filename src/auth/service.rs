@@ -365,6 +365,16 @@ pub async fn logout(state: &AppState, caller: &Principal) -> Result<(), AuthErro
 
 /// The principal behind a bearer token, or `None` for an unknown, expired or revoked
 /// token or a disabled account.
+/// The token check `crate::access::BearerAuth` calls, installed at start-up.
+pub struct TokenCheck;
+
+#[async_trait::async_trait]
+impl crate::access::Authenticate for TokenCheck {
+    async fn principal(&self, state: &AppState, token: &str) -> Result<Option<Principal>, DbErr> {
+        authenticate(state, token).await
+    }
+}
+
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Principal>, DbErr> {
     let hash = domain::hash_token(token);
     let Some((session, user)) =

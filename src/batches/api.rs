@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use super::roster;
 use super::service::{self, BatchDetail, BatchFilter, Decision};
+use crate::access::BearerAuth;
 use crate::applications::form::Programme;
-use crate::auth::api::BearerAuth;
 use crate::error::ApiError;
 use crate::http::body::JsonBody;
 use crate::lifecycle::Status;

@@ -7,7 +7,7 @@ use rust_xlsxwriter::{Format, Workbook};
 
 use super::repository as repo;
 use super::service::{self, BatchError};
-use crate::auth::{Principal, Role};
+use crate::access::{Principal, Role};
 use crate::error::FieldError;
 use crate::i18n::Msg;
 use crate::state::AppState;

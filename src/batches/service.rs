@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::repository::{self as repo, Listing};
+use crate::access::{Principal, Role};
 use crate::applications::service as apps;
 use crate::applications::{ApplicationError, Case};
-use crate::auth::{Principal, Role};
 use crate::clock::local_date;
 use crate::error::FieldError;
 use crate::i18n::Msg;

@@ -7,7 +7,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 use super::engine::{Decision, Outcome, Quantity, RuleResult};
 use super::policy::PolicyDocument;
 use super::service::{self, Published};
-use crate::auth::api::BearerAuth;
+use crate::access::BearerAuth;
 use crate::error::ApiError;
 use crate::http::body::JsonBody;
 use crate::i18n::{Lang, Msg};

@@ -9,7 +9,7 @@ use super::engine::{self, Decision, Facts};
 use super::input::Household;
 use super::policy::{DEFAULT_POLICIES, PolicyDocument, from_toml};
 use super::repository as repo;
-use crate::auth::{Principal, Role, service::require};
+use crate::access::{Principal, Role};
 use crate::error::FieldError;
 use crate::i18n::Msg;
 use crate::state::AppState;
@@ -27,15 +27,6 @@ pub enum EligibilityError {
     Forbidden,
     #[error(transparent)]
     Db(#[from] DbErr),
-}
-
-impl From<crate::auth::AuthError> for EligibilityError {
-    fn from(e: crate::auth::AuthError) -> Self {
-        match e {
-            crate::auth::AuthError::Db(db) => EligibilityError::Db(db),
-            _ => EligibilityError::Forbidden,
-        }
-    }
 }
 
 fn document_of(row: &policy::Model) -> Result<PolicyDocument, DbErr> {
@@ -121,7 +112,9 @@ pub async fn publish(
     caller: &Principal,
     doc: PolicyDocument,
 ) -> Result<Published, EligibilityError> {
-    require(caller, &[Role::Admin])?;
+    if !caller.is(&[Role::Admin]) {
+        return Err(EligibilityError::Forbidden);
+    }
     let mut problems = doc.check();
     let today = crate::clock::local_date(state.clock.now());
     if doc.effective_from < today {
@@ -149,7 +142,9 @@ pub async fn publish(
 
 /// Checks that a draft policy is valid (for simulation); bureau and admin only.
 pub fn check_draft(caller: &Principal, doc: &PolicyDocument) -> Result<(), EligibilityError> {
-    require(caller, &[Role::Bureau, Role::Admin])?;
+    if !caller.is(&[Role::Bureau, Role::Admin]) {
+        return Err(EligibilityError::Forbidden);
+    }
     let problems = doc.check();
     if problems.is_empty() {
         Ok(())

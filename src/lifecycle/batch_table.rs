@@ -7,7 +7,7 @@
 use entity::batch_item;
 use entity::enums::{BatchAction, BatchStatus};
 
-use crate::auth::Role;
+use crate::access::Role;
 
 /// One row of the batch table.
 #[derive(Debug)]

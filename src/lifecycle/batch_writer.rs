@@ -16,7 +16,7 @@ use super::case_table::{Action, Status};
 use super::case_writer::{self, Actor, Change, Locked};
 use super::error::LifecycleError;
 use super::repository as repo;
-use crate::auth::Role;
+use crate::access::Role;
 
 /// A batch locked for the rest of the transaction, with its items as they are under
 /// the lock; only [`lock`] and the writer's own functions make one.

@@ -3,7 +3,7 @@
 //! messages it sends. The case writer (`super::case_writer`) looks every change up here;
 //! nothing else writes a status. A new transition is a row here plus its template.
 
-use crate::auth::Role;
+use crate::access::Role;
 use crate::notifications::templates::Template;
 
 pub use entity::enums::{CaseAction as Action, CaseStatus as Status};

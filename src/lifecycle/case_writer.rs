@@ -18,7 +18,7 @@ use super::case_table::{self, Action, Refusal, Status, Transition};
 use super::counters::{self, CaseFacts, Tally};
 use super::error::LifecycleError;
 use super::{batch_writer, reasons, repository as repo};
-use crate::auth::Role;
+use crate::access::Role;
 use crate::clock::local_date;
 use crate::error::FieldError;
 use crate::i18n::Lang;

@@ -11,7 +11,7 @@ use poem_openapi::{
 };
 
 use super::service;
-use crate::auth::api::BearerAuth;
+use crate::access::BearerAuth;
 use crate::error::ApiError;
 use crate::openapi::ApiTags;
 use crate::state::AppState;

@@ -7,7 +7,7 @@ use rand::RngCore;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr};
 
 use super::templates::Rendered;
-use crate::auth::{Principal, Role};
+use crate::access::{Principal, Role};
 use crate::state::AppState;
 
 /// A message to enqueue.

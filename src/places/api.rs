@@ -5,7 +5,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 use serde::Deserialize;
 
 use super::service::{self, NewPlace, Place, PlaceKind};
-use crate::auth::api::BearerAuth;
+use crate::access::BearerAuth;
 use crate::error::ApiError;
 use crate::http::body::JsonBody;
 use crate::openapi::ApiTags;

@@ -8,7 +8,7 @@ use entity::place;
 use sea_orm::{ConnectionTrait, DbErr, SqlErr};
 
 use super::repository as repo;
-use crate::auth::{Principal, Role, service::require};
+use crate::access::{Principal, Role};
 use crate::error::FieldError;
 use crate::i18n::Msg;
 use crate::state::AppState;
@@ -65,15 +65,6 @@ pub enum PlaceError {
     Forbidden,
     #[error(transparent)]
     Db(#[from] DbErr),
-}
-
-impl From<crate::auth::AuthError> for PlaceError {
-    fn from(e: crate::auth::AuthError) -> Self {
-        match e {
-            crate::auth::AuthError::Db(db) => PlaceError::Db(db),
-            _ => PlaceError::Forbidden,
-        }
-    }
 }
 
 pub async fn list(state: &AppState) -> Result<Vec<Place>, PlaceError> {
@@ -165,7 +156,9 @@ pub async fn create(
     caller: &Principal,
     input: NewPlace,
 ) -> Result<Place, PlaceError> {
-    require(caller, &[Role::Admin])?;
+    if !caller.is(&[Role::Admin]) {
+        return Err(PlaceError::Forbidden);
+    }
     let mut errors = Vec::new();
     let code = values::text("code", &input.code, 32)
         .map_err(|e| errors.push(e))
@@ -253,7 +246,9 @@ pub async fn rename(
     code: &str,
     name: &str,
 ) -> Result<Place, PlaceError> {
-    require(caller, &[Role::Admin])?;
+    if !caller.is(&[Role::Admin]) {
+        return Err(PlaceError::Forbidden);
+    }
     let name = values::text("name", name, 100).map_err(|e| PlaceError::Invalid(vec![e]))?;
     let place = repo::by_code(&state.db, code)
         .await?

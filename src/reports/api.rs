@@ -11,8 +11,8 @@ use poem_openapi::{
 
 use super::funnel::{self, Filter, Funnel};
 use super::render;
+use crate::access::BearerAuth;
 use crate::applications::form::Programme;
-use crate::auth::api::BearerAuth;
 use crate::error::ApiError;
 use crate::i18n::{Lang, Msg};
 use crate::openapi::ApiTags;

@@ -13,9 +13,9 @@ use chrono::{Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use sea_orm::DbErr;
 use serde::Serialize;
 
+use crate::access::{Principal, Role};
 use crate::applications::form::Programme;
 use crate::applications::query::{self, CaseQuery};
-use crate::auth::{Principal, Role};
 use crate::lifecycle::Status;
 use crate::lifecycle::counters::{self, CountRow, OUTCOMES, STAGES};
 use crate::places::{self, Place, PlaceKind};

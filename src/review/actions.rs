@@ -10,10 +10,10 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr};
 
 use super::error::ReviewError;
 use super::repository as repo;
+use crate::access::{Principal, Role};
 use crate::applications::Case;
 use crate::applications::domain::Warning;
 use crate::applications::service::{self as apps, CaseDetail, Viewer};
-use crate::auth::{Principal, Role};
 use crate::clock::local_date;
 use crate::eligibility;
 use crate::error::FieldError;

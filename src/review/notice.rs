@@ -9,9 +9,9 @@ use sea_orm::ActiveValue::Set;
 
 use super::error::ReviewError;
 use super::repository as repo;
+use crate::access::{Principal, Role};
 use crate::applications::query::{self, CaseQuery, SortKey};
 use crate::applications::service::{self as apps, Viewer};
-use crate::auth::{Principal, Role};
 use crate::error::FieldError;
 use crate::i18n::Msg;
 use crate::lifecycle::case_writer::{self, Actor, Change};

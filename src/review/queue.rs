@@ -7,11 +7,11 @@ use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 
 use super::error::ReviewError;
+use crate::access::Principal;
 use crate::applications::Case;
 use crate::applications::form::Programme;
 use crate::applications::query::{self, CaseQuery, Deadline};
 use crate::applications::service::Viewer;
-use crate::auth::Principal;
 use crate::clock::local_date;
 use crate::eligibility;
 use crate::error::FieldError;
