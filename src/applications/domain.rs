@@ -295,6 +295,70 @@ pub fn check_draft(form: &Form) -> Vec<FieldError> {
     e.0
 }
 
+/// A member's 低保 certificate and its date: both or neither.
+fn check_dibao(
+    e: &mut Errors,
+    i: usize,
+    m: &MemberForm,
+    today: NaiveDate,
+) -> Option<Option<(String, NaiveDate)>> {
+    let p = |f: &str| format!("members[{i}].{f}");
+    let cert = e
+        .check(opt_text(
+            &p("dibao_certificate"),
+            &m.dibao_certificate,
+            CERT_MAX,
+        ))
+        .flatten();
+    match (cert, m.dibao_since) {
+        (None, None) => Some(None),
+        (Some(c), Some(d)) => e
+            .check(not_future(&p("dibao_since"), d, today))
+            .map(|d| Some((c, d))),
+        (Some(_), None) => {
+            e.push(FieldError::required(p("dibao_since")));
+            None
+        }
+        (None, Some(_)) => {
+            e.push(FieldError::required(p("dibao_certificate")));
+            None
+        }
+    }
+}
+
+/// Months of pension contributions: within limits, and required of a migrant applicant.
+fn check_pension(
+    e: &mut Errors,
+    i: usize,
+    m: &MemberForm,
+    class: Option<ApplicantClass>,
+    relationship: Option<Relationship>,
+) -> Option<Option<i32>> {
+    let p = |f: &str| format!("members[{i}].{f}");
+    match m.pension_months {
+        Some(v) if !(0..=MAX_PENSION_MONTHS).contains(&v) => {
+            e.push(FieldError::out_of_range(
+                p("pension_months"),
+                0,
+                MAX_PENSION_MONTHS.into(),
+            ));
+            None
+        }
+        None if class == Some(ApplicantClass::Migrant)
+            && relationship == Some(Relationship::Applicant) =>
+        {
+            e.rule(
+                p("pension_months"),
+                "required_for_migrant",
+                "外来务工人员须填写养老保险缴费月数",
+                "is required for a migrant-worker applicant",
+            );
+            None
+        }
+        other => Some(other),
+    }
+}
+
 fn check_member(
     e: &mut Errors,
     i: usize,
@@ -355,49 +419,8 @@ fn check_member(
     let income = e
         .required(&p("annual_income_fen"), &m.annual_income_fen)
         .and_then(|v| e.check(money(&p("annual_income_fen"), v, MAX_INCOME_FEN)));
-    let cert = e
-        .check(opt_text(
-            &p("dibao_certificate"),
-            &m.dibao_certificate,
-            CERT_MAX,
-        ))
-        .flatten();
-    let dibao = match (cert, m.dibao_since) {
-        (None, None) => Some(None),
-        (Some(c), Some(d)) => e
-            .check(not_future(&p("dibao_since"), d, today))
-            .map(|d| Some((c, d))),
-        (Some(_), None) => {
-            e.push(FieldError::required(p("dibao_since")));
-            None
-        }
-        (None, Some(_)) => {
-            e.push(FieldError::required(p("dibao_certificate")));
-            None
-        }
-    };
-    let pension = match m.pension_months {
-        Some(v) if !(0..=MAX_PENSION_MONTHS).contains(&v) => {
-            e.push(FieldError::out_of_range(
-                p("pension_months"),
-                0,
-                MAX_PENSION_MONTHS.into(),
-            ));
-            None
-        }
-        None if class == Some(ApplicantClass::Migrant)
-            && relationship == Some(Relationship::Applicant) =>
-        {
-            e.rule(
-                p("pension_months"),
-                "required_for_migrant",
-                "外来务工人员须填写养老保险缴费月数",
-                "is required for a migrant-worker applicant",
-            );
-            None
-        }
-        other => Some(other),
-    };
+    let dibao = check_dibao(e, i, m, today);
+    let pension = check_pension(e, i, m, class, relationship);
     Some(Member {
         relationship: relationship?,
         name: name?,
@@ -471,31 +494,25 @@ fn check_household_rules(e: &mut Errors, members: &[MemberForm], checked: &[Opti
 
 /// Checks a form for submission. On success returns the household and its warnings;
 /// otherwise every failing field at once.
-pub fn validate(
-    form: &Form,
-    today: NaiveDate,
-) -> Result<(Household, Vec<Warning>), Vec<FieldError>> {
-    let mut e = Errors::default();
-    let programme = e.required("programme", &form.programme);
-    let class = e.required("applicant_class", &form.applicant_class);
-    let community_code = e.check(values::text(
-        "community_code",
-        form.community_code.as_deref().unwrap_or(""),
-        32,
-    ));
-    let filed_at = e.required("filed_at", &form.filed_at);
-    let contact_mobile = match form.contact_mobile.as_deref() {
-        None => e.required("contact_mobile", &None::<Mobile>),
-        Some(m) => e.check(Mobile::parse("contact_mobile", m)),
-    };
-    let contact_email = match opt_text("contact_email", &form.contact_email, Email::MAX_LEN) {
-        Ok(None) => Some(None),
-        Ok(Some(v)) => e.check(Email::parse("contact_email", &v)).map(Some),
-        Err(err) => {
-            e.push(err);
-            None
-        }
-    };
+fn check_member_count(e: &mut Errors, count: usize) {
+    if count == 0 {
+        e.rule(
+            "members",
+            "required",
+            "至少填写一位家庭成员",
+            "at least one member is required",
+        );
+    } else if count > MAX_MEMBERS {
+        e.rule(
+            "members",
+            "too_many",
+            "家庭成员最多 30 人",
+            "at most 30 members",
+        );
+    }
+}
+
+fn check_declarations(e: &mut Errors, form: &Form) {
     for (field, v) in [
         ("consent_verification", form.consent_verification),
         ("declaration_truthful", form.declaration_truthful),
@@ -509,29 +526,9 @@ pub fn validate(
             );
         }
     }
-    let members_form = form.members.clone().unwrap_or_default();
-    if members_form.is_empty() {
-        e.rule(
-            "members",
-            "required",
-            "至少填写一位家庭成员",
-            "at least one member is required",
-        );
-    } else if members_form.len() > MAX_MEMBERS {
-        e.rule(
-            "members",
-            "too_many",
-            "家庭成员最多 30 人",
-            "at most 30 members",
-        );
-    }
-    let checked: Vec<Option<Member>> = members_form
-        .iter()
-        .enumerate()
-        .map(|(i, m)| check_member(&mut e, i, m, class, today))
-        .collect();
-    check_household_rules(&mut e, &members_form, &checked);
+}
 
+fn check_housing(e: &mut Errors, form: &Form) -> Vec<Housing> {
     let mut housing = Vec::new();
     for (i, h) in form.housing.iter().flatten().enumerate() {
         let p = |f: &str| format!("housing[{i}].{f}");
@@ -552,6 +549,10 @@ pub fn validate(
             });
         }
     }
+    housing
+}
+
+fn check_transfers(e: &mut Errors, form: &Form, today: NaiveDate) -> Vec<Transfer> {
     let mut transfers = Vec::new();
     for (i, t) in form.transfers.iter().flatten().enumerate() {
         let p = |f: &str| format!("transfers[{i}].{f}");
@@ -577,14 +578,14 @@ pub fn validate(
             });
         }
     }
-    let assets = form.assets.clone().unwrap_or_default();
-    let mut asset = |f: &str, v: Option<i64>| {
-        e.check(money(&format!("assets.{f}"), v.unwrap_or(0), MAX_ASSET_FEN))
-    };
-    let deposits = asset("deposits_fen", assets.deposits_fen);
-    let vehicles = asset("vehicles_fen", assets.vehicles_fen);
-    let securities = asset("securities_fen", assets.securities_fen);
+    transfers
+}
 
+fn check_documents(
+    e: &mut Errors,
+    form: &Form,
+    class: Option<ApplicantClass>,
+) -> Vec<DocumentKind> {
     let documents = form.documents.clone().unwrap_or_default();
     if !documents.contains(&DocumentKind::IdCard) {
         e.rule(
@@ -615,6 +616,55 @@ pub fn validate(
             }
         }
     }
+    documents
+}
+
+pub fn validate(
+    form: &Form,
+    today: NaiveDate,
+) -> Result<(Household, Vec<Warning>), Vec<FieldError>> {
+    let mut e = Errors::default();
+    let programme = e.required("programme", &form.programme);
+    let class = e.required("applicant_class", &form.applicant_class);
+    let community_code = e.check(values::text(
+        "community_code",
+        form.community_code.as_deref().unwrap_or(""),
+        32,
+    ));
+    let filed_at = e.required("filed_at", &form.filed_at);
+    let contact_mobile = match form.contact_mobile.as_deref() {
+        None => e.required("contact_mobile", &None::<Mobile>),
+        Some(m) => e.check(Mobile::parse("contact_mobile", m)),
+    };
+    let contact_email = match opt_text("contact_email", &form.contact_email, Email::MAX_LEN) {
+        Ok(None) => Some(None),
+        Ok(Some(v)) => e.check(Email::parse("contact_email", &v)).map(Some),
+        Err(err) => {
+            e.push(err);
+            None
+        }
+    };
+    check_declarations(&mut e, form);
+    let members_form = form.members.clone().unwrap_or_default();
+    check_member_count(&mut e, members_form.len());
+    let checked: Vec<Option<Member>> = members_form
+        .iter()
+        .enumerate()
+        .map(|(i, m)| check_member(&mut e, i, m, class, today))
+        .collect();
+    check_household_rules(&mut e, &members_form, &checked);
+
+    let housing = check_housing(&mut e, form);
+    let transfers = check_transfers(&mut e, form, today);
+    let assets = form.assets.clone().unwrap_or_default();
+    let mut asset = |f: &str, v: Option<i64>| {
+        e.check(money(&format!("assets.{f}"), v.unwrap_or(0), MAX_ASSET_FEN))
+    };
+    let deposits = asset("deposits_fen", assets.deposits_fen);
+    let vehicles = asset("vehicles_fen", assets.vehicles_fen);
+    let securities = asset("securities_fen", assets.securities_fen);
+
+    let documents = check_documents(&mut e, form, class);
 
     let (
         Some(programme),

@@ -227,221 +227,259 @@ fn judge<'a>(
     {
         return skipped(r, Why::OtherClass);
     }
-    let n = h.members.len().max(1) as i64;
-    let min = |v: Option<i32>| i64::from(v.unwrap_or(0));
     match r.kind {
-        RuleKind::CityHukouYears => {
-            let city = r.city.as_deref().unwrap_or("");
-            let best = h
-                .members
-                .iter()
-                .filter(|m| same_city(&m.hukou_city, city))
-                .map(|m| whole_years(m.hukou_since, on))
-                .max()
-                .unwrap_or(0);
-            let need = min(r.min_years);
-            judged(
-                r,
-                best >= need,
-                (best, Unit::Years),
-                (need, Unit::Years),
-                Why::CityYears { city },
-            )
+        RuleKind::CityHukouYears => judge_city_hukou_years(r, h, on),
+        RuleKind::MovedInYears => judge_moved_in_years(r, h, on),
+        RuleKind::IncomePerCapita => judge_income_per_capita(r, h, policy, on),
+        RuleKind::AreaPerCapita => judge_area_per_capita(r, h),
+        RuleKind::NoOwnedHousing => judge_no_owned_housing(r, h),
+        RuleKind::NoRecentTransfer => judge_no_recent_transfer(r, h, on),
+        RuleKind::SingleMinAge => judge_single_min_age(r, h, on),
+        RuleKind::DibaoMonths => judge_dibao_months(r, h, on),
+        RuleKind::PensionMonths => judge_pension_months(r, h),
+        RuleKind::NoOtherBenefit => judge_no_other_benefit(r, facts),
+        RuleKind::AnyOf => judge_any_of(r, h, policy, on, facts),
+    }
+}
+
+/// A rule's minimum, 0 when the policy leaves it out.
+fn at_least(v: Option<i32>) -> i64 {
+    i64::from(v.unwrap_or(0))
+}
+
+fn judge_city_hukou_years<'a>(r: &'a Rule, h: &Household, on: NaiveDate) -> Judged<'a> {
+    let city = r.city.as_deref().unwrap_or("");
+    let best = h
+        .members
+        .iter()
+        .filter(|m| same_city(&m.hukou_city, city))
+        .map(|m| whole_years(m.hukou_since, on))
+        .max()
+        .unwrap_or(0);
+    let need = at_least(r.min_years);
+    judged(
+        r,
+        best >= need,
+        (best, Unit::Years),
+        (need, Unit::Years),
+        Why::CityYears { city },
+    )
+}
+
+fn judge_moved_in_years<'a>(r: &'a Rule, h: &Household, on: NaiveDate) -> Judged<'a> {
+    let city = r.city.as_deref().unwrap_or("");
+    // The longest-registered member is the one city_hukou_years rests on; this
+    // rule is about everyone else who moved hukou into the city.
+    let mut longest = i64::MIN;
+    let mut shortest_other: Option<i64> = None;
+    for years in h
+        .members
+        .iter()
+        .filter(|m| same_city(&m.hukou_city, city))
+        .map(|m| whole_years(m.hukou_since, on))
+    {
+        let other = if years > longest {
+            std::mem::replace(&mut longest, years)
+        } else {
+            years
+        };
+        if other != i64::MIN {
+            shortest_other = Some(shortest_other.map_or(other, |s| s.min(other)));
         }
-        RuleKind::MovedInYears => {
-            let city = r.city.as_deref().unwrap_or("");
-            // The longest-registered member is the one city_hukou_years rests on; this
-            // rule is about everyone else who moved hukou into the city.
-            let mut longest = i64::MIN;
-            let mut shortest_other: Option<i64> = None;
-            for years in h
-                .members
-                .iter()
-                .filter(|m| same_city(&m.hukou_city, city))
-                .map(|m| whole_years(m.hukou_since, on))
-            {
-                let other = if years > longest {
-                    std::mem::replace(&mut longest, years)
-                } else {
-                    years
+    }
+    let Some(shortest) = shortest_other else {
+        return skipped(r, Why::NobodyMovedIn);
+    };
+    let need = at_least(r.min_years);
+    judged(
+        r,
+        shortest >= need,
+        (shortest, Unit::Years),
+        (need, Unit::Years),
+        Why::MovedIn { city },
+    )
+}
+
+fn judge_income_per_capita<'a>(
+    r: &'a Rule,
+    h: &Household,
+    policy: &PolicyDocument,
+    on: NaiveDate,
+) -> Judged<'a> {
+    let n = h.members.len().max(1) as i64;
+    let total: i128 = h
+        .members
+        .iter()
+        .map(|m| i128::from(m.annual_income_fen))
+        .sum();
+    let per_capita_monthly = (total / 12 / i128::from(n)) as i64;
+    let (ceiling_monthly, pass) = match (r.ceiling_fen, r.dibao_multiple_percent) {
+        (Some(c), _) => (c, total <= i128::from(c) * 12 * i128::from(n)),
+        (None, Some(pct)) => match policy.dibao_on(on) {
+            Some(std) => (
+                (i128::from(std) * i128::from(pct) / 100) as i64,
+                total * 100 <= i128::from(std) * i128::from(pct) * 12 * i128::from(n),
+            ),
+            None => {
+                return Judged {
+                    rule: r,
+                    outcome: Outcome::Fail,
+                    value: Some((per_capita_monthly, Unit::Fen)),
+                    limit: None,
+                    why: Why::NoStandard,
+                    alternatives: vec![],
                 };
-                if other != i64::MIN {
-                    shortest_other = Some(shortest_other.map_or(other, |s| s.min(other)));
-                }
             }
-            let Some(shortest) = shortest_other else {
-                return skipped(r, Why::NobodyMovedIn);
-            };
-            let need = min(r.min_years);
-            judged(
-                r,
-                shortest >= need,
-                (shortest, Unit::Years),
-                (need, Unit::Years),
-                Why::MovedIn { city },
-            )
-        }
-        RuleKind::IncomePerCapita => {
-            let total: i128 = h
-                .members
-                .iter()
-                .map(|m| i128::from(m.annual_income_fen))
-                .sum();
-            let per_capita_monthly = (total / 12 / i128::from(n)) as i64;
-            let (ceiling_monthly, pass) = match (r.ceiling_fen, r.dibao_multiple_percent) {
-                (Some(c), _) => (c, total <= i128::from(c) * 12 * i128::from(n)),
-                (None, Some(pct)) => match policy.dibao_on(on) {
-                    Some(std) => (
-                        (i128::from(std) * i128::from(pct) / 100) as i64,
-                        total * 100 <= i128::from(std) * i128::from(pct) * 12 * i128::from(n),
-                    ),
-                    None => {
-                        return Judged {
-                            rule: r,
-                            outcome: Outcome::Fail,
-                            value: Some((per_capita_monthly, Unit::Fen)),
-                            limit: None,
-                            why: Why::NoStandard,
-                            alternatives: vec![],
-                        };
-                    }
-                },
-                (None, None) => (0, false),
-            };
-            judged(
-                r,
-                pass,
-                (per_capita_monthly, Unit::Fen),
-                (ceiling_monthly, Unit::Fen),
-                Why::Income,
-            )
-        }
-        RuleKind::AreaPerCapita => {
-            let counted: i64 = h
-                .housing
-                .iter()
-                .filter(|x| matches!(x.tenure, Tenure::Owned | Tenure::RentedPublic))
-                .map(|x| x.area_cm2)
-                .sum();
-            let max_cm2 = (r.max_m2.unwrap_or(0.0) * 100.0).round() as i64;
-            let usable = r.basis == Some(AreaBasis::Usable);
-            let ratio = if usable {
-                r.usable_ratio_percent.unwrap_or(100)
-            } else {
-                100
-            };
-            let total = i128::from(counted) * i128::from(ratio);
-            let per_capita = (total / 100 / i128::from(n)) as i64;
-            let pass = total <= i128::from(max_cm2) * 100 * i128::from(n);
-            judged(
-                r,
-                pass,
-                (per_capita, Unit::Cm2),
-                (max_cm2, Unit::Cm2),
-                Why::Area { usable },
-            )
-        }
-        RuleKind::NoOwnedHousing => {
-            let forbid_public = r.forbid_rented_public.unwrap_or(false);
-            let count = h
-                .housing
-                .iter()
-                .filter(|x| {
-                    x.tenure == Tenure::Owned || (forbid_public && x.tenure == Tenure::RentedPublic)
-                })
-                .count() as i64;
-            judged(
-                r,
-                count == 0,
-                (count, Unit::Count),
-                (0, Unit::Count),
-                Why::Owned { forbid_public },
-            )
-        }
-        RuleKind::NoRecentTransfer => {
-            let years = r.years.unwrap_or(0);
-            let since = on
-                .with_year(on.year() - years)
-                .unwrap_or_else(|| on - chrono::Days::new(365 * years.max(0) as u64));
-            let count = h.transfers.iter().filter(|t| **t > since).count() as i64;
-            judged(
-                r,
-                count == 0,
-                (count, Unit::Count),
-                (0, Unit::Count),
-                Why::Transfer { since },
-            )
-        }
-        RuleKind::SingleMinAge => {
-            if h.members.len() != 1 {
-                return skipped(r, Why::NotSingle);
-            }
-            let age = applicant(h).map_or(0, |m| i64::from(m.age_on(on)));
-            let need = min(r.min_age);
-            judged(
-                r,
-                age >= need,
-                (age, Unit::Years),
-                (need, Unit::Years),
-                Why::SingleAge,
-            )
-        }
-        RuleKind::DibaoMonths => {
-            let held = h
-                .members
-                .iter()
-                .filter_map(|m| m.dibao_since.map(|since| whole_months(since, on)))
-                .max()
-                .unwrap_or(0);
-            let need = min(r.min_months);
-            judged(
-                r,
-                held >= need,
-                (held, Unit::Months),
-                (need, Unit::Months),
-                Why::Dibao,
-            )
-        }
-        RuleKind::PensionMonths => {
-            let months = applicant(h)
-                .and_then(|m| m.pension_months)
-                .map_or(0, i64::from);
-            let need = min(r.min_months);
-            judged(
-                r,
-                months >= need,
-                (months, Unit::Months),
-                (need, Unit::Months),
-                Why::Pension,
-            )
-        }
-        RuleKind::NoOtherBenefit => {
-            let count = facts.other_benefits.len() as i64;
-            judged(
-                r,
-                count == 0,
-                (count, Unit::Count),
-                (0, Unit::Count),
-                Why::OtherBenefit,
-            )
-        }
-        RuleKind::AnyOf => {
-            let alternatives: Vec<Judged<'a>> = r
-                .any_of
-                .iter()
-                .flatten()
-                .map(|sub| judge(sub, h, policy, on, facts))
-                .collect();
-            let pass = alternatives.iter().any(|a| a.outcome == Outcome::Pass);
-            Judged {
-                rule: r,
-                outcome: if pass { Outcome::Pass } else { Outcome::Fail },
-                value: None,
-                limit: None,
-                why: Why::AnyOf,
-                alternatives,
-            }
-        }
+        },
+        (None, None) => (0, false),
+    };
+    judged(
+        r,
+        pass,
+        (per_capita_monthly, Unit::Fen),
+        (ceiling_monthly, Unit::Fen),
+        Why::Income,
+    )
+}
+
+fn judge_area_per_capita<'a>(r: &'a Rule, h: &Household) -> Judged<'a> {
+    let n = h.members.len().max(1) as i64;
+    let counted: i64 = h
+        .housing
+        .iter()
+        .filter(|x| matches!(x.tenure, Tenure::Owned | Tenure::RentedPublic))
+        .map(|x| x.area_cm2)
+        .sum();
+    let max_cm2 = (r.max_m2.unwrap_or(0.0) * 100.0).round() as i64;
+    let usable = r.basis == Some(AreaBasis::Usable);
+    let ratio = if usable {
+        r.usable_ratio_percent.unwrap_or(100)
+    } else {
+        100
+    };
+    let total = i128::from(counted) * i128::from(ratio);
+    let per_capita = (total / 100 / i128::from(n)) as i64;
+    let pass = total <= i128::from(max_cm2) * 100 * i128::from(n);
+    judged(
+        r,
+        pass,
+        (per_capita, Unit::Cm2),
+        (max_cm2, Unit::Cm2),
+        Why::Area { usable },
+    )
+}
+
+fn judge_no_owned_housing<'a>(r: &'a Rule, h: &Household) -> Judged<'a> {
+    let forbid_public = r.forbid_rented_public.unwrap_or(false);
+    let count = h
+        .housing
+        .iter()
+        .filter(|x| {
+            x.tenure == Tenure::Owned || (forbid_public && x.tenure == Tenure::RentedPublic)
+        })
+        .count() as i64;
+    judged(
+        r,
+        count == 0,
+        (count, Unit::Count),
+        (0, Unit::Count),
+        Why::Owned { forbid_public },
+    )
+}
+
+fn judge_no_recent_transfer<'a>(r: &'a Rule, h: &Household, on: NaiveDate) -> Judged<'a> {
+    let years = r.years.unwrap_or(0);
+    let since = on
+        .with_year(on.year() - years)
+        .unwrap_or_else(|| on - chrono::Days::new(365 * years.max(0) as u64));
+    let count = h.transfers.iter().filter(|t| **t > since).count() as i64;
+    judged(
+        r,
+        count == 0,
+        (count, Unit::Count),
+        (0, Unit::Count),
+        Why::Transfer { since },
+    )
+}
+
+fn judge_single_min_age<'a>(r: &'a Rule, h: &Household, on: NaiveDate) -> Judged<'a> {
+    if h.members.len() != 1 {
+        return skipped(r, Why::NotSingle);
+    }
+    let age = applicant(h).map_or(0, |m| i64::from(m.age_on(on)));
+    let need = at_least(r.min_age);
+    judged(
+        r,
+        age >= need,
+        (age, Unit::Years),
+        (need, Unit::Years),
+        Why::SingleAge,
+    )
+}
+
+fn judge_dibao_months<'a>(r: &'a Rule, h: &Household, on: NaiveDate) -> Judged<'a> {
+    let held = h
+        .members
+        .iter()
+        .filter_map(|m| m.dibao_since.map(|since| whole_months(since, on)))
+        .max()
+        .unwrap_or(0);
+    let need = at_least(r.min_months);
+    judged(
+        r,
+        held >= need,
+        (held, Unit::Months),
+        (need, Unit::Months),
+        Why::Dibao,
+    )
+}
+
+fn judge_pension_months<'a>(r: &'a Rule, h: &Household) -> Judged<'a> {
+    let months = applicant(h)
+        .and_then(|m| m.pension_months)
+        .map_or(0, i64::from);
+    let need = at_least(r.min_months);
+    judged(
+        r,
+        months >= need,
+        (months, Unit::Months),
+        (need, Unit::Months),
+        Why::Pension,
+    )
+}
+
+fn judge_no_other_benefit<'a>(r: &'a Rule, facts: &Facts) -> Judged<'a> {
+    let count = facts.other_benefits.len() as i64;
+    judged(
+        r,
+        count == 0,
+        (count, Unit::Count),
+        (0, Unit::Count),
+        Why::OtherBenefit,
+    )
+}
+
+fn judge_any_of<'a>(
+    r: &'a Rule,
+    h: &Household,
+    policy: &PolicyDocument,
+    on: NaiveDate,
+    facts: &Facts,
+) -> Judged<'a> {
+    let alternatives: Vec<Judged<'a>> = r
+        .any_of
+        .iter()
+        .flatten()
+        .map(|sub| judge(sub, h, policy, on, facts))
+        .collect();
+    let pass = alternatives.iter().any(|a| a.outcome == Outcome::Pass);
+    Judged {
+        rule: r,
+        outcome: if pass { Outcome::Pass } else { Outcome::Fail },
+        value: None,
+        limit: None,
+        why: Why::AnyOf,
+        alternatives,
     }
 }
 
@@ -480,19 +518,56 @@ fn words(pass: bool) -> (&'static str, &'static str) {
 }
 
 /// Puts one judged rule into words.
-fn explain_line(j: &Judged<'_>, facts: &Facts) -> RuleResult {
-    let q = |x: Option<(i64, Unit)>| x.map(|(a, u)| Quantity::new(a, u));
-    let value = q(j.value);
-    let limit = q(j.limit);
-    let (v, l) = (j.value.map_or(0, |x| x.0), j.limit.map_or(0, |x| x.0));
-    let (zw, ew) = words(j.outcome == Outcome::Pass);
-    let vt = value.as_ref().map_or((String::new(), String::new()), |x| {
-        (x.zh.clone(), x.en.clone())
-    });
-    let lt = limit.as_ref().map_or((String::new(), String::new()), |x| {
-        (x.zh.clone(), x.en.clone())
-    });
-    let msg = match &j.why {
+/// The numbers and words a line's explanation is made of.
+struct Words {
+    v: i64,
+    l: i64,
+    /// The value and the limit in words (zh, en).
+    vt: (String, String),
+    lt: (String, String),
+    /// "meets" or "does not meet" (zh, en).
+    zw: &'static str,
+    ew: &'static str,
+}
+
+fn area_message(usable: bool, vt: &(String, String), lt: &(String, String), w: &Words) -> Msg {
+    let (bz, be) = if usable {
+        ("使用面积", "usable area")
+    } else {
+        ("建筑面积", "building area")
+    };
+    Msg::new(
+        format!("人均住房{bz} {}，{}不超过 {} 的要求", vt.0, w.zw, lt.0),
+        format!(
+            "per-capita {be} is {}, which {} the limit of {}",
+            vt.1, w.ew, lt.1
+        ),
+    )
+}
+
+fn owned_message(forbid_public: bool, v: i64) -> Msg {
+    let (wz, we) = if forbid_public {
+        ("自有住房或承租公房", "owned or rented public dwellings")
+    } else {
+        ("自有住房", "owned dwellings")
+    };
+    Msg::new(
+        format!("家庭有{wz} {v} 处，要求为 0"),
+        format!("the household has {v} {we}; none are allowed"),
+    )
+}
+
+/// The explanation of one line, in both languages.
+fn message(j: &Judged<'_>, facts: &Facts, w: &Words) -> Msg {
+    let Words {
+        v,
+        l,
+        vt,
+        lt,
+        zw,
+        ew,
+    } = w;
+    match &j.why {
         Why::OtherClass => Msg::new(
             "该规则不适用于此申请类别",
             "does not apply to this applicant class",
@@ -524,31 +599,8 @@ fn explain_line(j: &Judged<'_>, facts: &Facts) -> RuleResult {
             "政策未规定该日期适用的低保标准，无法判断收入",
             "the policy sets no 低保 standard for that date, so income cannot be judged",
         ),
-        Why::Area { usable } => {
-            let (bz, be) = if *usable {
-                ("使用面积", "usable area")
-            } else {
-                ("建筑面积", "building area")
-            };
-            Msg::new(
-                format!("人均住房{bz} {}，{zw}不超过 {} 的要求", vt.0, lt.0),
-                format!(
-                    "per-capita {be} is {}, which {ew} the limit of {}",
-                    vt.1, lt.1
-                ),
-            )
-        }
-        Why::Owned { forbid_public } => {
-            let (wz, we) = if *forbid_public {
-                ("自有住房或承租公房", "owned or rented public dwellings")
-            } else {
-                ("自有住房", "owned dwellings")
-            };
-            Msg::new(
-                format!("家庭有{wz} {v} 处，要求为 0"),
-                format!("the household has {v} {we}; none are allowed"),
-            )
-        }
+        Why::Area { usable } => area_message(*usable, vt, lt, w),
+        Why::Owned { forbid_public } => owned_message(*forbid_public, *v),
         Why::Transfer { since } => Msg::new(
             format!("{since} 之后转让或拆迁房产 {v} 处，要求为 0"),
             format!("{v} properties transferred or demolished after {since}; none are allowed"),
@@ -568,7 +620,7 @@ fn explain_line(j: &Judged<'_>, facts: &Facts) -> RuleResult {
                 "{v} months of pension contributions in 3 years, which {ew} the minimum of {l}"
             ),
         ),
-        Why::OtherBenefit if v == 0 => Msg::new(
+        Why::OtherBenefit if *v == 0 => Msg::new(
             "家庭成员未享受其他住房保障",
             "no member holds another housing benefit",
         ),
@@ -583,7 +635,30 @@ fn explain_line(j: &Judged<'_>, facts: &Facts) -> RuleResult {
             Msg::new("满足备选条件之一", "meets one of the alternatives")
         }
         Why::AnyOf => Msg::new("备选条件均不满足", "meets none of the alternatives"),
+    }
+}
+
+fn explain_line(j: &Judged<'_>, facts: &Facts) -> RuleResult {
+    let q = |x: Option<(i64, Unit)>| x.map(|(a, u)| Quantity::new(a, u));
+    let value = q(j.value);
+    let limit = q(j.limit);
+    let (v, l) = (j.value.map_or(0, |x| x.0), j.limit.map_or(0, |x| x.0));
+    let (zw, ew) = words(j.outcome == Outcome::Pass);
+    let vt = value.as_ref().map_or((String::new(), String::new()), |x| {
+        (x.zh.clone(), x.en.clone())
+    });
+    let lt = limit.as_ref().map_or((String::new(), String::new()), |x| {
+        (x.zh.clone(), x.en.clone())
+    });
+    let w = Words {
+        v,
+        l,
+        vt,
+        lt,
+        zw,
+        ew,
     };
+    let msg = message(j, facts, &w);
     RuleResult {
         id: j.rule.id.clone(),
         kind: j.rule.kind.as_str().to_string(),

@@ -227,16 +227,9 @@ fn need_non_negative(errors: &mut Vec<FieldError>, field: String, v: Option<i64>
     }
 }
 
-fn check_rule(errors: &mut Vec<FieldError>, path: &str, r: &Rule, ids: &mut Vec<String>) {
-    if ids.contains(&r.id) {
-        errors.push(err(
-            format!("{path}.id"),
-            "duplicate_rule_id",
-            "规则编号重复",
-            "rule ids must be unique",
-        ));
-    }
-    ids.push(r.id.clone());
+/// Parameters a rule of its kind does not take.
+fn check_parameters(errors: &mut Vec<FieldError>, path: &str, r: &Rule) {
+    use RuleKind as K;
     let p = |f: &str| format!("{path}.{f}");
     let present: [(&str, bool); 12] = [
         ("city", r.city.is_some()),
@@ -252,7 +245,6 @@ fn check_rule(errors: &mut Vec<FieldError>, path: &str, r: &Rule, ids: &mut Vec<
         ("min_months", r.min_months.is_some()),
         ("any_of", r.any_of.is_some()),
     ];
-    use RuleKind as K;
     let allowed: &[&str] = match r.kind {
         K::CityHukouYears | K::MovedInYears => &["city", "min_years"],
         K::IncomePerCapita => &["ceiling_fen", "dibao_multiple_percent"],
@@ -274,6 +266,49 @@ fn check_rule(errors: &mut Vec<FieldError>, path: &str, r: &Rule, ids: &mut Vec<
             ));
         }
     }
+}
+
+/// An area rule's limit and basis.
+fn check_area(errors: &mut Vec<FieldError>, path: &str, r: &Rule) {
+    let p = |f: &str| format!("{path}.{f}");
+    match r.max_m2 {
+        None => errors.push(FieldError::required(p("max_m2"))),
+        Some(v) if !v.is_finite() || v < 0.0 => errors.push(err(
+            p("max_m2"),
+            "negative_limit",
+            "限值不能为负数",
+            "must not be negative",
+        )),
+        Some(v) if ((v * 100.0).round() - v * 100.0).abs() > 1e-6 => errors.push(err(
+            p("max_m2"),
+            "too_precise",
+            "最多两位小数",
+            "use at most two decimals",
+        )),
+        _ => {}
+    }
+    if r.basis == Some(AreaBasis::Usable) {
+        match r.usable_ratio_percent {
+            Some(v) if (1..=100).contains(&v) => {}
+            Some(_) => errors.push(FieldError::out_of_range(p("usable_ratio_percent"), 1, 100)),
+            None => errors.push(FieldError::required(p("usable_ratio_percent"))),
+        }
+    }
+}
+
+fn check_rule(errors: &mut Vec<FieldError>, path: &str, r: &Rule, ids: &mut Vec<String>) {
+    if ids.contains(&r.id) {
+        errors.push(err(
+            format!("{path}.id"),
+            "duplicate_rule_id",
+            "规则编号重复",
+            "rule ids must be unique",
+        ));
+    }
+    ids.push(r.id.clone());
+    check_parameters(errors, path, r);
+    let p = |f: &str| format!("{path}.{f}");
+    use RuleKind as K;
     let i = |v: Option<i32>| v.map(i64::from);
     match r.kind {
         K::CityHukouYears | K::MovedInYears => {
@@ -300,33 +335,7 @@ fn check_rule(errors: &mut Vec<FieldError>, path: &str, r: &Rule, ids: &mut Vec<
                 false,
             );
         }
-        K::AreaPerCapita => {
-            match r.max_m2 {
-                None => errors.push(FieldError::required(p("max_m2"))),
-                Some(v) if !v.is_finite() || v < 0.0 => errors.push(err(
-                    p("max_m2"),
-                    "negative_limit",
-                    "限值不能为负数",
-                    "must not be negative",
-                )),
-                Some(v) if ((v * 100.0).round() - v * 100.0).abs() > 1e-6 => errors.push(err(
-                    p("max_m2"),
-                    "too_precise",
-                    "最多两位小数",
-                    "use at most two decimals",
-                )),
-                _ => {}
-            }
-            if r.basis == Some(AreaBasis::Usable) {
-                match r.usable_ratio_percent {
-                    Some(v) if (1..=100).contains(&v) => {}
-                    Some(_) => {
-                        errors.push(FieldError::out_of_range(p("usable_ratio_percent"), 1, 100))
-                    }
-                    None => errors.push(FieldError::required(p("usable_ratio_percent"))),
-                }
-            }
-        }
+        K::AreaPerCapita => check_area(errors, path, r),
         K::NoRecentTransfer => need_non_negative(errors, p("years"), i(r.years), true),
         K::SingleMinAge => need_non_negative(errors, p("min_age"), i(r.min_age), true),
         K::DibaoMonths | K::PensionMonths => {
