@@ -950,3 +950,74 @@ async fn a_supervisor_assigns_and_another_reviewer_cannot_claim() {
     .await
     .expect(200);
 }
+
+#[tokio::test]
+async fn the_notice_list_pages_by_cursor_with_a_total_and_finds_a_case_by_number() {
+    let app = TestApp::spawn().await;
+    let t = team(&app).await;
+    let mut numbers = Vec::new();
+    for i in 0..5u32 {
+        let (_, number) = on_notice(&app, &t, &format!("1380000200{i}"), 40 + 2 * i).await;
+        numbers.push(number);
+        app.clock.advance(Duration::minutes(1));
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for page in 0..3 {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/public/notices?limit=2&cursor={c}"),
+            None => "/api/v1/public/notices?limit=2".to_string(),
+        };
+        let a = app.get(&path, None).await;
+        let body = a.expect(200).clone();
+        assert_eq!(body["total"], 5, "page {page}");
+        for item in body["items"].as_array().unwrap() {
+            seen.push(item["number"].as_str().unwrap().to_string());
+        }
+        cursor = body["next_cursor"].as_str().map(str::to_string);
+        if page < 2 {
+            assert!(cursor.is_some(), "page {page} has a next page");
+        }
+    }
+    assert!(cursor.is_none(), "the third page is the last");
+    assert_eq!(seen, numbers, "every case once, soonest ending first");
+
+    let one = app
+        .get(
+            &format!("/api/v1/public/notices?number={}", numbers[3]),
+            None,
+        )
+        .await;
+    assert_eq!(one.expect(200)["total"], 1);
+    assert_eq!(one.body["items"][0]["number"], numbers[3].as_str());
+    let bad = app
+        .get("/api/v1/public/notices?cursor=not-a-cursor", None)
+        .await;
+    assert_eq!(bad.expect(422).clone()["fields"][0]["field"], "cursor");
+}
+
+#[tokio::test]
+async fn the_same_objection_twice_is_stored_once() {
+    let app = TestApp::spawn().await;
+    let t = team(&app).await;
+    let (id, number) = on_notice(&app, &t, "13800001111", 11).await;
+    let path = format!("/api/v1/public/notices/{number}/objections");
+    let body = json!({ "name": "孙", "contact": "13900000001", "content": "疑问" });
+    let first = app.post(&path, None, &body).await;
+    let again = app.post(&path, None, &body).await;
+    assert_eq!(first.expect(201)["id"], again.expect(201)["id"]);
+    let list = app
+        .get(
+            &format!("/api/v1/applications/{id}/objections"),
+            Some(&t.reviewer),
+        )
+        .await;
+    assert_eq!(list.expect(200).as_array().unwrap().len(), 1);
+    let events = application_event::Entity::find()
+        .filter(application_event::Column::ApplicationId.eq(id))
+        .filter(application_event::Column::Action.eq("file_objection"))
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1, "one event for one objection");
+}
