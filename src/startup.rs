@@ -55,9 +55,19 @@ pub fn spawn_background(state: &AppState) {
 /// The whole HTTP application over `state`.
 pub fn build_app(state: AppState) -> impl Endpoint + use<> {
     let api = crate::openapi::service(&state);
-    let docs = api.swagger_ui();
-    let spec_json = api.spec_endpoint();
-    let spec_yaml = api.spec_endpoint_yaml();
+    let spec = crate::openapi::published(&api);
+    let docs = poem::endpoint::make_sync(move |_| poem::web::Html(spec.docs_html.clone()));
+    let (json, yaml) = (spec.json, spec.yaml);
+    let spec_json = poem::endpoint::make_sync(move |_| {
+        poem::Response::builder()
+            .content_type("application/json")
+            .body(json.clone())
+    });
+    let spec_yaml = poem::endpoint::make_sync(move |_| {
+        poem::Response::builder()
+            .content_type("application/x-yaml")
+            .body(yaml.clone())
+    });
     let body_limit = state.settings.body_limit_bytes;
     Route::new()
         .nest("/", api)

@@ -36,6 +36,30 @@ async fn the_spec_and_the_docs_are_served() {
     assert!(docs.expect(200).as_str().unwrap().contains("swagger"));
 }
 
+#[tokio::test]
+async fn the_served_spec_is_the_committed_one_in_shapes_generators_take() {
+    let app = TestApp::spawn().await;
+    let served = app.get("/openapi.json", None).await;
+    let committed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(*served.expect(200), committed);
+    let text = served.body.to_string();
+    assert!(
+        !text.contains("naive-date"),
+        "dates are published as `date`"
+    );
+    assert!(!text.contains("allOf"), "no allOf over a named type");
+    let status = &served.body["components"]["schemas"]["ApplicationView"]["properties"]["status"];
+    assert_eq!(status["$ref"], "#/components/schemas/Status");
+    assert_eq!(status["description"], "Where the case stands.");
+    let docs = app.get("/docs", None).await;
+    let html = docs.expect(200).as_str().unwrap();
+    assert!(html.contains(r#""format": "date""#) && !html.contains("naive-date"));
+}
+
 #[test]
 fn the_committed_spec_matches_the_code() {
     let (yaml, json) = anju::openapi::spec_texts();
