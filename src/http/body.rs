@@ -5,8 +5,10 @@
 //! numbers and booleans. `JsonBody<T>` keeps `T`'s OpenAPI schema (so the spec still
 //! shows every limit declared with `#[oai(validator(...))]`) but parses with serde,
 //! which is strict about types and reports the exact path of a bad field
-//! (`members[2].annual_income_fen`). The limits themselves are then checked by the
-//! domain's `parse`, which collects every failing field into one 422.
+//! (`members[2].annual_income_fen`). Before that, every limit the schema declares is
+//! checked on the JSON (`super::limits`), all failing fields at once in one 422, and
+//! trailing bytes after the JSON value are refused; the domain's `parse` then checks
+//! what a schema cannot say.
 
 use poem::{Request, RequestBody};
 use poem_openapi::{
@@ -97,19 +99,32 @@ async fn read_limited(request: &Request, body: &mut RequestBody) -> poem::Result
     Ok(data)
 }
 
-impl<T: Type + DeserializeOwned + Send> ParsePayload for JsonBody<T> {
+impl<T: Type + DeserializeOwned + Send + 'static> ParsePayload for JsonBody<T> {
     const IS_REQUIRED: bool = true;
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let data = read_limited(request, body).await?;
-        let de = &mut serde_json::Deserializer::from_slice(&data);
-        let value: T =
-            serde_path_to_error::deserialize(de).map_err(|e| poem::Error::from(body_error(e)))?;
-        Ok(JsonBody(value))
+        // `from_slice` reads to the end: anything after the value is malformed.
+        let json: serde_json::Value = serde_json::from_slice(&data)
+            .map_err(|e| poem::Error::from(BodyError::Malformed(e.to_string())))?;
+        // The schema's limits first, every one at once (with a wrong type, if there is
+        // one, beside them); the domain's own checks follow only for a body within them.
+        let mut broken = super::limits::violations::<T>(&json);
+        match serde_path_to_error::deserialize::<_, T>(json) {
+            Ok(value) if broken.is_empty() => Ok(JsonBody(value)),
+            Ok(_) => Err(BodyError::Invalid(broken).into()),
+            Err(e) => match body_error(e) {
+                BodyError::Invalid(fields) => {
+                    broken.extend(fields);
+                    Err(BodyError::Invalid(broken).into())
+                }
+                malformed => Err(malformed.into()),
+            },
+        }
     }
 }
 
-impl<'a, T: Type + DeserializeOwned + Send> ApiExtractor<'a> for JsonBody<T> {
+impl<'a, T: Type + DeserializeOwned + Send + 'static> ApiExtractor<'a> for JsonBody<T> {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
 
     type ParamType = ();

@@ -52,8 +52,70 @@ fn request_id_from(req: &Request) -> String {
     }
 }
 
-/// Outermost middleware: sets up the context, renders any error as JSON, stamps the
-/// request id on the response and writes one access-log line.
+/// A NUL in the path or the query (`%00`): PostgreSQL cannot store it, and no field of
+/// this service takes one. Refused before routing.
+fn nul_in(req: &Request) -> Option<&'static str> {
+    let has = |s: &str| s.to_ascii_lowercase().contains("%00") || s.contains('\0');
+    if has(req.uri().path()) {
+        Some("path")
+    } else if req.uri().query().is_some_and(has) {
+        Some("query")
+    } else {
+        None
+    }
+}
+
+/// The path as the log shows it: a run of 15 or more digits (an identity number, a
+/// mobile with its country code) is masked like the lists mask identity numbers.
+fn loggable(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 15 {
+            out.push_str(&crate::values::mask_id_number(run));
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in path.chars() {
+        if c.is_ascii_digit() || ((c == 'X' || c == 'x') && run.len() == 17) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// Headers every answer carries: no content sniffing; nothing personal kept by a cache;
+/// an SVG that can run nothing.
+fn harden(resp: &mut Response, path: &str) {
+    let h = resp.headers_mut();
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    if path.starts_with("/api/") {
+        h.insert("cache-control", HeaderValue::from_static("no-store"));
+    }
+    let svg = h
+        .get(poem::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("image/svg+xml"));
+    if svg {
+        h.insert(
+            "content-security-policy",
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+        );
+    }
+}
+
+/// Outermost middleware: sets up the context, refuses NUL in the path or query, renders
+/// any error as JSON, stamps the request id and the hardening headers on the response
+/// and writes one access-log line.
 pub async fn around<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
     let started = Instant::now();
     let ctx = RequestContext {
@@ -69,6 +131,14 @@ pub async fn around<E: Endpoint>(next: E, req: Request) -> poem::Result<Response
     let request_id = ctx.request_id.clone();
     let mut resp = CONTEXT
         .scope(ctx, async move {
+            if let Some(part) = nul_in(&req) {
+                let msg = crate::i18n::Msg::new(
+                    "不能包含空字符（NUL）",
+                    "must not contain a NUL character",
+                );
+                let field = crate::error::FieldError::new(part, "nul_character", msg);
+                return crate::error::ApiError::validation(vec![field]).into_response();
+            }
             match next.call(req).await {
                 Ok(resp) => resp.into_response(),
                 Err(err) => crate::error::render_poem_error(err),
@@ -78,13 +148,35 @@ pub async fn around<E: Endpoint>(next: E, req: Request) -> poem::Result<Response
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
+    harden(&mut resp, &path);
     tracing::info!(
         request_id = %request_id,
         method = %method,
-        path = %path,
+        path = %loggable(&path),
         status = resp.status().as_u16(),
         latency_ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
         "request"
     );
     Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable;
+
+    #[test]
+    fn identity_numbers_in_a_path_are_masked_in_the_log() {
+        assert_eq!(
+            loggable("/api/v1/x/410104198507150037/y"),
+            "/api/v1/x/4101**********0037/y"
+        );
+        assert_eq!(
+            loggable("/api/v1/x/11010519491231002X"),
+            "/api/v1/x/1101**********002X"
+        );
+        assert_eq!(
+            loggable("/api/v1/applications/12345"),
+            "/api/v1/applications/12345"
+        );
+    }
 }

@@ -3,4 +3,5 @@
 
 pub mod body;
 pub mod context;
+pub mod limits;
 pub mod rate_limit;

@@ -132,7 +132,7 @@ async fn registration_lists_every_bad_field_at_once_and_writes_nothing() {
         .post(
             "/api/v1/auth/register",
             None,
-            &json!({ "mobile": "12345", "email": "nope", "password": "short", "display_name": "   " }),
+            &json!({ "mobile": "12345", "email": "nope", "password": "long-enough", "display_name": "   " }),
         )
         .await;
     a.expect(422);
@@ -145,6 +145,22 @@ async fn registration_lists_every_bad_field_at_once_and_writes_nothing() {
             ("display_name".into(), "required".into()),
             ("email".into(), "invalid_email".into()),
             ("mobile".into(), "invalid_mobile".into()),
+        ]
+    );
+    // The limits the spec declares are checked first, all at once.
+    let short = app
+        .post(
+            "/api/v1/auth/register",
+            None,
+            &json!({ "mobile": "12345", "password": "short", "display_name": "" }),
+        )
+        .await;
+    let mut fields = short.field_codes();
+    fields.sort();
+    assert_eq!(
+        fields,
+        vec![
+            ("display_name".into(), "too_short".into()),
             ("password".into(), "too_short".into()),
         ]
     );

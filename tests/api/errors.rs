@@ -27,7 +27,7 @@ async fn a_wrong_type_gets_a_422_naming_the_field() {
         .post(
             "/api/v1/auth/register",
             None,
-            &json!({ "mobile": 13800001111_i64, "password": "x", "display_name": "y" }),
+            &json!({ "mobile": 13800001111_i64, "password": "long-enough", "display_name": "y" }),
         )
         .await;
     a.expect(422);
@@ -123,7 +123,7 @@ async fn messages_follow_accept_language() {
         .await;
     assert_eq!(zh.expect(404)["message"], "未找到该资源");
     assert_eq!(en.expect(404)["message"], "No such resource");
-    let body = json!({ "mobile": "1", "password": "x", "display_name": "y" });
+    let body = json!({ "mobile": "1", "password": "long-enough", "display_name": "y" });
     let a = app
         .raw(
             Method::POST,

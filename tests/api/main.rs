@@ -12,6 +12,7 @@ mod eligibility;
 mod errors;
 mod health_and_docs;
 mod lifecycle;
+mod limits;
 mod mail;
 mod places;
 mod reports;
