@@ -177,7 +177,7 @@ impl People {
 }
 
 async fn principal(state: &AppState, login: &str) -> anyhow::Result<Principal> {
-    let out = auth::login(state, login, DEMO_PASSWORD)
+    let out = crate::auth::login::login(state, login, DEMO_PASSWORD, "demo")
         .await
         .map_err(|e| anyhow::anyhow!("demo login {login}: {e}"))?;
     auth::authenticate(state, &out.token)

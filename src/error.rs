@@ -123,13 +123,23 @@ pub enum ApiError {
     Unprocessable(Json<ErrorBody>),
     /// Too many attempts; try again later.
     #[oai(status = 429)]
-    TooManyRequests(Json<ErrorBody>),
+    TooManyRequests(
+        Json<ErrorBody>,
+        /// Seconds to wait before trying again.
+        #[oai(header = "Retry-After")]
+        Option<u64>,
+    ),
     /// An unexpected error; the cause is logged under the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
     /// A dependency (the database) is not available.
     #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
+    Unavailable(
+        Json<ErrorBody>,
+        /// Seconds to wait before trying again.
+        #[oai(header = "Retry-After")]
+        Option<u64>,
+    ),
 }
 
 impl ApiError {
@@ -158,8 +168,8 @@ impl ApiError {
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(body),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(body),
             StatusCode::UNPROCESSABLE_ENTITY => ApiError::Unprocessable(body),
-            StatusCode::TOO_MANY_REQUESTS => ApiError::TooManyRequests(body),
-            StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable(body),
+            StatusCode::TOO_MANY_REQUESTS => ApiError::TooManyRequests(body, None),
+            StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable(body, None),
             _ => ApiError::Internal(body),
         }
     }
@@ -228,6 +238,15 @@ impl ApiError {
 }
 
 impl ApiError {
+    /// The same error, telling the client how many seconds to wait (429 and 503 only).
+    pub fn retry_after(self, secs: u64) -> Self {
+        match self {
+            ApiError::TooManyRequests(b, _) => ApiError::TooManyRequests(b, Some(secs.max(1))),
+            ApiError::Unavailable(b, _) => ApiError::Unavailable(b, Some(secs.max(1))),
+            other => other,
+        }
+    }
+
     /// The code and message of the body, for per-item results of bulk operations.
     pub fn code_and_message(&self) -> (String, String) {
         let body = match self {
@@ -239,9 +258,9 @@ impl ApiError {
             | ApiError::PayloadTooLarge(b)
             | ApiError::UnsupportedMediaType(b)
             | ApiError::Unprocessable(b)
-            | ApiError::TooManyRequests(b)
+            | ApiError::TooManyRequests(b, _)
             | ApiError::Internal(b)
-            | ApiError::Unavailable(b) => &b.0,
+            | ApiError::Unavailable(b, _) => &b.0,
         };
         (body.code.clone(), body.message.clone())
     }
@@ -346,7 +365,7 @@ impl From<crate::auth::AuthError> for ApiError {
                 &Msg::new("登录名或密码错误", "Wrong login name or password"),
                 vec![],
             ),
-            E::LockedOut(until) => ApiError::new(
+            E::LockedOut(until, wait) => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_attempts",
                 &Msg::new(
@@ -357,7 +376,28 @@ impl From<crate::auth::AuthError> for ApiError {
                     ),
                 ),
                 vec![],
-            ),
+            )
+            .retry_after(wait),
+            E::TooManyRegistrations => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_registrations",
+                &Msg::new(
+                    "该地址注册过于频繁，请稍后再试",
+                    "Too many registrations from your address; try again later",
+                ),
+                vec![],
+            )
+            .retry_after(3600),
+            E::Busy => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                &Msg::new(
+                    "同时登录的人太多，请稍后再试",
+                    "Too many sign-ins at once; try again in a moment",
+                ),
+                vec![],
+            )
+            .retry_after(1),
             E::Forbidden => ApiError::forbidden(),
             E::AccountExists(field) => ApiError::new(
                 StatusCode::CONFLICT,

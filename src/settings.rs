@@ -63,6 +63,22 @@ pub struct Settings {
     /// How long a computed funnel report is reused for the same scope and filters, in
     /// seconds (0: never). Many bureau users refreshing at once then cost one computation.
     pub report_cache_secs: u64,
+    /// Reverse proxies whose `X-Forwarded-For` names the client, comma-separated
+    /// addresses or ranges (`127.0.0.1, 10.0.0.0/8`); empty: the peer is the client.
+    pub trusted_proxies: String,
+    /// Sign-ins tried for one login name from one client address before that pair waits
+    /// `login_lockout_minutes` (the lockout an attacker can impose on themselves only).
+    pub login_account_max_failures: i32,
+    /// Failed sign-ins for one login name from all addresses together, per
+    /// `login_account_window_minutes`, before only addresses that signed in to it before
+    /// may try (so a distributed guesser is slowed and the owner is not shut out).
+    pub login_account_window_minutes: i64,
+    /// Accounts one client address may register per hour.
+    pub register_per_hour: usize,
+    /// Password hashes computed at once (0: one per core); each takes 19 MiB.
+    pub hash_concurrency: usize,
+    /// Requests that may wait for a hash slot before the rest get 503.
+    pub hash_queue: usize,
 }
 
 impl Default for Settings {
@@ -91,6 +107,12 @@ impl Default for Settings {
             outbox_lease_secs: 120,
             smtp_timeout_secs: 30,
             report_cache_secs: 2,
+            trusted_proxies: String::new(),
+            login_account_max_failures: 50,
+            login_account_window_minutes: 60,
+            register_per_hour: 10,
+            hash_concurrency: 0,
+            hash_queue: 16,
         }
     }
 }

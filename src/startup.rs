@@ -13,6 +13,8 @@ pub use crate::state::AppState;
 
 /// Connects, migrates and prepares the state the server runs on.
 pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    crate::http::client::TrustedProxies::parse(&settings.trusted_proxies)
+        .map_err(anyhow::Error::msg)?;
     let db = crate::db::connect(&settings.database_url, settings.db_pool_size).await?;
     crate::db::migrate(&db).await?;
     crate::eligibility::service::ensure_default_policies(&db, clock.now()).await?;
@@ -69,6 +71,9 @@ pub fn build_app(state: AppState) -> impl Endpoint + use<> {
             .body(yaml.clone())
     });
     let body_limit = state.settings.body_limit_bytes;
+    // Checked at start (`prepare`), so a bad list never gets this far.
+    let trusted = crate::http::client::TrustedProxies::parse(&state.settings.trusted_proxies)
+        .unwrap_or_default();
     Route::new()
         .nest("/", api)
         .nest("/docs", docs)
@@ -77,7 +82,10 @@ pub fn build_app(state: AppState) -> impl Endpoint + use<> {
         .with(CatchPanic::new())
         .data(BodyLimit(body_limit))
         .data(state)
-        .around(crate::http::context::around)
+        .around(move |next, req| {
+            let trusted = trusted.clone();
+            async move { crate::http::context::around(next, req, &trusted).await }
+        })
 }
 
 /// The identity-number hashing key kept in the database, generated on first start.

@@ -121,6 +121,28 @@ pub struct LoginView {
     pub user: UserView,
 }
 
+/// What registration answers, the same whether the login name was new or taken (a
+/// taken one's owner is told by e-mail): sign in next.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct RegistrationView {
+    /// The mobile number as it will be used to sign in (11 digits).
+    pub mobile: Option<String>,
+    /// The e-mail address as it will be used to sign in (lower case).
+    pub email: Option<String>,
+    /// The name given.
+    pub display_name: String,
+    /// Always `applicant`.
+    pub role: Role,
+}
+
+#[derive(ApiResponse)]
+pub enum Registered {
+    /// Registered: sign in with the mobile number or e-mail and the password.
+    #[oai(status = 201)]
+    Created(Json<RegistrationView>),
+}
+
 #[derive(ApiResponse)]
 pub enum CreatedUser {
     /// The account was created.
@@ -172,11 +194,20 @@ impl AuthApi {
     /// Register as an applicant
     ///
     /// Creates an applicant account with a mobile number and/or e-mail address and a
-    /// password. Staff accounts are created by an admin instead.
+    /// password. Staff accounts are created by an admin instead. A mobile or e-mail that
+    /// is already registered gets the same answer (its owner is e-mailed), so the
+    /// answer says nothing about who has an account; each client address may register
+    /// `register_per_hour` accounts an hour (429 beyond).
     #[oai(path = "/register", method = "post", operation_id = "auth_register")]
-    async fn register(&self, body: JsonBody<RegisterRequest>) -> Result<CreatedUser, ApiError> {
-        let account = service::register(&self.state, body.0.into()).await?;
-        Ok(CreatedUser::Created(Json(account.into())))
+    async fn register(&self, body: JsonBody<RegisterRequest>) -> Result<Registered, ApiError> {
+        let client = crate::http::context::client_key();
+        let r = service::register(&self.state, body.0.into(), &client).await?;
+        Ok(Registered::Created(Json(RegistrationView {
+            mobile: r.mobile,
+            email: r.email,
+            display_name: r.display_name,
+            role: Role::Applicant,
+        })))
     }
 
     /// Log in
@@ -186,7 +217,9 @@ impl AuthApi {
     /// login name for a while (429).
     #[oai(path = "/login", method = "post", operation_id = "auth_login")]
     async fn login(&self, body: JsonBody<LoginRequest>) -> Result<LoginResponse, ApiError> {
-        let out = service::login(&self.state, &body.0.login, &body.0.password).await?;
+        let client = crate::http::context::client_key();
+        let out =
+            super::login::login(&self.state, &body.0.login, &body.0.password, &client).await?;
         Ok(LoginResponse::Ok(Json(LoginView {
             token: out.token,
             token_type: "Bearer".into(),

@@ -4,7 +4,9 @@
 
 pub mod api;
 pub mod domain;
-pub mod repository;
+pub mod hashing;
+pub mod login;
+mod repository;
 pub mod service;
 
 pub use domain::{Principal, Role};

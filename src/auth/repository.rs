@@ -191,24 +191,65 @@ pub async fn find_throttle(
         .await
 }
 
-pub async fn save_throttle(
+/// Counts one try against `key` and returns the tries in the current window with the
+/// window's start. One statement, so tries that arrive together are each counted: the
+/// window restarts when the last one began more than `window` ago.
+pub async fn count_try(
     db: &impl ConnectionTrait,
-    row: login_throttle::Model,
+    key: &str,
+    now: DateTime<Utc>,
+    window: chrono::Duration,
+) -> Result<(i32, DateTime<Utc>), DbErr> {
+    use login_throttle::Column as C;
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let t = login_throttle::Entity;
+    let expired = Expr::col((t, C::UpdatedAt)).lt(now - window);
+    let stmt = Query::insert()
+        .into_table(t)
+        .columns([C::LoginHash, C::Failures, C::LockedUntil, C::UpdatedAt])
+        .values_panic([
+            key.into(),
+            1.into(),
+            Option::<DateTime<Utc>>::None.into(),
+            now.into(),
+        ])
+        .on_conflict(
+            OnConflict::column(C::LoginHash)
+                .value(
+                    C::Failures,
+                    Expr::case(expired.clone(), 1).finally(Expr::col((t, C::Failures)).add(1)),
+                )
+                .value(
+                    C::UpdatedAt,
+                    Expr::case(expired, now).finally(Expr::col((t, C::UpdatedAt))),
+                )
+                .to_owned(),
+        )
+        .returning(Query::returning().columns([C::Failures, C::UpdatedAt]))
+        .to_owned();
+    let row = db
+        .query_one(&stmt)
+        .await?
+        .ok_or_else(|| DbErr::Custom("the try counter returned nothing".into()))?;
+    Ok((row.try_get("", "failures")?, row.try_get("", "updated_at")?))
+}
+
+/// Records that a client signed in to a login name now.
+pub async fn mark_known(
+    db: &impl ConnectionTrait,
+    key: &str,
+    now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     let active = login_throttle::ActiveModel {
-        login_hash: Set(row.login_hash),
-        failures: Set(row.failures),
-        locked_until: Set(row.locked_until),
-        updated_at: Set(row.updated_at),
+        login_hash: Set(key.to_string()),
+        failures: Set(0),
+        locked_until: Set(None),
+        updated_at: Set(now),
     };
     login_throttle::Entity::insert(active)
         .on_conflict(
             OnConflict::column(login_throttle::Column::LoginHash)
-                .update_columns([
-                    login_throttle::Column::Failures,
-                    login_throttle::Column::LockedUntil,
-                    login_throttle::Column::UpdatedAt,
-                ])
+                .update_column(login_throttle::Column::UpdatedAt)
                 .to_owned(),
         )
         .exec(db)

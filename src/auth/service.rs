@@ -1,11 +1,11 @@
-//! Auth use cases: register, log in and out, authenticate a token, manage staff.
-//! Owns the transactions; the slow argon2 work runs on the blocking pool.
+//! Auth use cases: register, log out, authenticate a token, manage staff (signing in
+//! is `super::login`). Owns the transactions; argon2 runs through the bounded gate.
 
-use chrono::{DateTime, Duration, Utc};
-use entity::{login_throttle, user_account};
+use chrono::{DateTime, Utc};
+use entity::user_account;
 use sea_orm::{DbErr, SqlErr};
 
-use super::domain::{self, LoginName, Principal, Role};
+use super::domain::{self, Principal, Role};
 use super::repository::{self as repo, NewUser};
 use crate::error::FieldError;
 use crate::places;
@@ -16,8 +16,8 @@ use crate::values::{self, Email, Mobile};
 pub enum AuthError {
     #[error("invalid login name or password")]
     InvalidCredentials,
-    #[error("too many failed logins; locked until {0}")]
-    LockedOut(DateTime<Utc>),
+    #[error("too many failed logins; locked until {0} (in {1} s)")]
+    LockedOut(DateTime<Utc>, u64),
     #[error("the caller's role may not do this")]
     Forbidden,
     #[error("an account with this {0} already exists")]
@@ -30,6 +30,10 @@ pub enum AuthError {
     Db(#[from] DbErr),
     #[error("password hashing failed: {0}")]
     Hash(String),
+    #[error("too many password checks at once; try again shortly")]
+    Busy,
+    #[error("too many registrations from this address; try later")]
+    TooManyRegistrations,
 }
 
 /// A stored account with its scope, as the API shows it.
@@ -48,6 +52,7 @@ pub struct LoginOutcome {
 }
 
 /// The input of a new account, before validation.
+#[derive(Clone)]
 pub struct NewAccount {
     pub role: Role,
     pub display_name: String,
@@ -125,10 +130,10 @@ fn validate(input: NewAccount, today: chrono::NaiveDate) -> Result<ValidAccount,
     }
 }
 
-async fn hash(password: String) -> Result<String, AuthError> {
-    tokio::task::spawn_blocking(move || domain::hash_password(&password))
+async fn hash(state: &AppState, password: String) -> Result<String, AuthError> {
+    super::hashing::bounded(state, move || domain::hash_password(&password))
         .await
-        .map_err(|e| AuthError::Hash(e.to_string()))?
+        .map_err(|_| AuthError::Busy)?
         .map_err(|e| AuthError::Hash(e.to_string()))
 }
 
@@ -216,7 +221,7 @@ pub async fn create_account(state: &AppState, input: NewAccount) -> Result<Accou
         (Err(fields), _) => return Err(AuthError::Invalid(fields)),
         (Ok(_), Err(e)) => return Err(e),
     };
-    let password_hash = hash(valid.password.clone()).await?;
+    let password_hash = hash(state, valid.password.clone()).await?;
     let txn = crate::db::begin_write(&state.db).await?;
     let user = repo::insert_user(
         &txn,
@@ -245,11 +250,82 @@ pub async fn create_account(state: &AppState, input: NewAccount) -> Result<Accou
     })
 }
 
-/// Self-registration: always an applicant.
-pub async fn register(state: &AppState, mut input: NewAccount) -> Result<Account, AuthError> {
+/// What self-registration answers: the login names and the name as given, normalised,
+/// and nothing else, so that the answer is the same whether the account was created now
+/// or existed already.
+pub struct Registration {
+    pub mobile: Option<String>,
+    pub email: Option<String>,
+    pub display_name: String,
+}
+
+/// Per-client limit on registrations (see `Settings::register_per_hour`).
+#[derive(Default)]
+struct RegisterLimiter(std::sync::OnceLock<crate::http::rate_limit::RateLimiter>);
+
+/// Self-registration: always an applicant. A login name that is taken gets the same
+/// answer as a new one (a stranger learns nothing of who has an account here), and the
+/// existing account is told by e-mail that someone tried.
+pub async fn register(
+    state: &AppState,
+    mut input: NewAccount,
+    client: &str,
+) -> Result<Registration, AuthError> {
     input.role = Role::Applicant;
     input.place_codes.clear();
-    create_account(state, input).await
+    let today = crate::clock::local_date(state.clock.now());
+    let valid = validate(input.clone(), today).map_err(AuthError::Invalid)?;
+    let answer = Registration {
+        mobile: valid.mobile.as_ref().map(|m| m.as_str().to_string()),
+        email: valid.email.as_ref().map(|e| e.as_str().to_string()),
+        display_name: valid.display_name.clone(),
+    };
+    let limiter = state.cache::<RegisterLimiter>();
+    let limiter = limiter.0.get_or_init(|| {
+        crate::http::rate_limit::RateLimiter::new(
+            state.settings.register_per_hour,
+            chrono::Duration::hours(1),
+        )
+    });
+    if !limiter.allow(&[client], state.clock.now()) {
+        return Err(AuthError::TooManyRegistrations);
+    }
+    match create_account(state, input).await {
+        Ok(_) => Ok(answer),
+        Err(AuthError::AccountExists(_)) => {
+            tell_the_owner(state, &valid).await?;
+            Ok(answer)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// E-mails the holder of a taken login name that someone tried to register with it.
+async fn tell_the_owner(state: &AppState, valid: &ValidAccount) -> Result<(), AuthError> {
+    let mut owner = None;
+    if let Some(e) = &valid.email {
+        owner = repo::find_user_by_login(&state.db, &domain::LoginName::Email(e.clone())).await?;
+    }
+    if owner.is_none()
+        && let Some(m) = &valid.mobile
+    {
+        owner = repo::find_user_by_login(&state.db, &domain::LoginName::Mobile(m.clone())).await?;
+    }
+    let Some(owner) = owner.filter(|o| o.email.is_some()) else {
+        return Ok(());
+    };
+    let now = state.clock.now();
+    let lang = crate::i18n::Lang::Zh;
+    let message = crate::notifications::NewMessage {
+        application_id: None,
+        event_id: None,
+        kind: "registration_attempt",
+        recipient: owner.email.clone(),
+        language: lang.into(),
+        rendered: crate::notifications::templates::registration_attempt(lang, &owner.display_name),
+    };
+    crate::notifications::enqueue(&state.db, message, now).await?;
+    Ok(())
 }
 
 /// An admin creates a staff account.
@@ -272,90 +348,9 @@ pub fn require(caller: &Principal, roles: &[Role]) -> Result<(), AuthError> {
 
 /// A PHC hash of a random password, verified against when the login name is unknown so
 /// that a miss costs the same time as a wrong password.
-fn dummy_hash() -> &'static str {
+pub(super) fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| domain::hash_password("no account has this password").unwrap_or_default())
-}
-
-pub async fn login(
-    state: &AppState,
-    login: &str,
-    password: &str,
-) -> Result<LoginOutcome, AuthError> {
-    // A malformed login name is just a failed login: the answer must not differ.
-    let name = LoginName::parse("login", login).ok();
-    let key = match &name {
-        Some(n) => n.throttle_key(),
-        None => domain::hash_token(&format!("raw:{}", login.trim())),
-    };
-    let now = state.clock.now();
-    let throttle = repo::find_throttle(&state.db, &key).await?;
-    if let Some(until) = throttle
-        .as_ref()
-        .and_then(|t| t.locked_until)
-        .filter(|u| *u > now)
-    {
-        return Err(AuthError::LockedOut(until));
-    }
-    let user = match &name {
-        Some(n) => repo::find_user_by_login(&state.db, n).await?,
-        None => None,
-    };
-    let stored = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| dummy_hash().to_string());
-    let candidate = password.to_string();
-    let matches = tokio::task::spawn_blocking(move || domain::verify_password(&stored, &candidate))
-        .await
-        .map_err(|e| AuthError::Hash(e.to_string()))?;
-    let user = match user {
-        Some(u) if matches && !u.disabled => u,
-        _ => {
-            record_failure(state, &key, throttle, now).await?;
-            return Err(AuthError::InvalidCredentials);
-        }
-    };
-    let (token, token_hash) = domain::new_token();
-    let expires_at = now + Duration::minutes(state.settings.token_ttl_minutes);
-    let txn = crate::db::begin_write(&state.db).await?;
-    repo::clear_throttle(&txn, &key).await?;
-    repo::insert_session(&txn, user.id, &token_hash, now, expires_at).await?;
-    txn.commit().await?;
-    let account = load_account(state, user).await?;
-    Ok(LoginOutcome {
-        token,
-        expires_at,
-        account,
-    })
-}
-
-async fn record_failure(
-    state: &AppState,
-    key: &str,
-    previous: Option<login_throttle::Model>,
-    now: DateTime<Utc>,
-) -> Result<(), AuthError> {
-    let failures = previous.map(|t| t.failures).unwrap_or(0) + 1;
-    let (failures, locked_until) = if failures >= state.settings.login_max_failures {
-        (
-            0,
-            Some(now + Duration::minutes(state.settings.login_lockout_minutes)),
-        )
-    } else {
-        (failures, None)
-    };
-    repo::save_throttle(
-        &state.db,
-        login_throttle::Model {
-            login_hash: key.to_string(),
-            failures,
-            locked_until,
-            updated_at: now,
-        },
-    )
-    .await?;
-    Ok(())
 }
 
 pub async fn logout(state: &AppState, caller: &Principal) -> Result<(), AuthError> {
@@ -398,7 +393,10 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Princi
     }))
 }
 
-async fn load_account(state: &AppState, user: user_account::Model) -> Result<Account, AuthError> {
+pub(super) async fn load_account(
+    state: &AppState,
+    user: user_account::Model,
+) -> Result<Account, AuthError> {
     let role = user.role;
     let ids = repo::scope_of(&state.db, user.id).await?;
     let places = places::service::by_ids(&state.db, &ids).await?;

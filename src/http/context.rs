@@ -18,6 +18,16 @@ use crate::i18n::Lang;
 pub struct RequestContext {
     pub request_id: String,
     pub lang: Lang,
+    /// The client's address, for per-client limits (see `super::client`).
+    pub client: Option<std::net::IpAddr>,
+}
+
+/// The client address of the request being served, as a limiter key (`ip:…`).
+pub fn client_key() -> String {
+    match current().and_then(|c| c.client) {
+        Some(ip) => format!("ip:{ip}"),
+        None => "ip:unknown".into(),
+    }
 }
 
 tokio::task_local! {
@@ -116,9 +126,19 @@ fn harden(resp: &mut Response, path: &str) {
 /// Outermost middleware: sets up the context, refuses NUL in the path or query, renders
 /// any error as JSON, stamps the request id and the hardening headers on the response
 /// and writes one access-log line.
-pub async fn around<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+pub async fn around<E: Endpoint>(
+    next: E,
+    req: Request,
+    trusted: &super::client::TrustedProxies,
+) -> poem::Result<Response> {
     let started = Instant::now();
+    let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
     let ctx = RequestContext {
+        client: super::client::client_ip(peer, forwarded, trusted),
         request_id: request_id_from(&req),
         lang: Lang::from_accept_language(
             req.headers()

@@ -2,6 +2,7 @@
 //! language, access log) and the strict JSON body extractor.
 
 pub mod body;
+pub mod client;
 pub mod context;
 pub mod limits;
 pub mod rate_limit;

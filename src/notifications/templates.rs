@@ -315,6 +315,25 @@ pub fn waitlist_number(lang: Lang, name: &str, number: &str, position: i64) -> R
     )
 }
 
+/// Someone tried to register with a login name this account already has.
+pub fn registration_attempt(lang: Lang, name: &str) -> Rendered {
+    render(
+        pick(
+            lang,
+            "有人尝试用您的手机号码或邮箱注册".into(),
+            "Someone tried to register with your mobile number or e-mail".into(),
+        ),
+        &[
+            greeting(lang, name),
+            pick(
+                lang,
+                "有人使用您账号的手机号码或电子邮箱申请注册新账号，系统未创建新账号。如果是您本人，请直接登录；如果忘记密码，请使用“忘记密码”。如不是您本人操作，无需处理。".into(),
+                "Someone asked to register a new account with your mobile number or e-mail address; no account was created. If it was you, sign in instead (or reset a forgotten password). If not, there is nothing to do.".into(),
+            ),
+        ],
+    )
+}
+
 /// Confirmation that the applicant withdrew.
 pub fn withdrawal_confirmation(lang: Lang, name: &str, number: &str) -> Rendered {
     render(

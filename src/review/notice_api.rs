@@ -1,7 +1,6 @@
 //! The public side of first review: the notice list (masked) and objections. No login.
 
 use chrono::{DateTime, Utc};
-use poem::web::RemoteAddr;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
     param::{Path, Query},
@@ -157,11 +156,10 @@ impl PublicApi {
         &self,
         /// The case's application number.
         number: Path<String>,
-        remote: &RemoteAddr,
         body: JsonBody<ObjectionRequest>,
     ) -> Result<ObjectionResponse, ApiError> {
         let b = body.0;
-        let client = remote.to_string();
+        let client = crate::http::context::client_key();
         let input = NewObjection {
             name: b.name,
             contact: b.contact,

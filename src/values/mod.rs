@@ -122,8 +122,15 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
+/// Characters that change how text around them is shown without being seen: the
+/// bidirectional overrides and isolates, and the zero-width ones. A name or a comment
+/// carrying one can read differently on screen from what is stored.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
 /// Checks a free-text field: trimmed, not empty (when required), at most `max`
-/// characters, no control characters.
+/// characters, no control characters and no invisible formatting characters.
 pub fn text(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
     let value = raw.trim();
     if value.is_empty() {
@@ -137,6 +144,16 @@ pub fn text(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
             field,
             "control_characters",
             Msg::new("不能包含控制字符", "must not contain control characters"),
+        ));
+    }
+    if value.chars().any(invisible) {
+        return Err(FieldError::new(
+            field,
+            "invisible_characters",
+            Msg::new(
+                "不能包含不可见的格式字符（如双向覆盖、零宽字符）",
+                "must not contain invisible formatting characters (bidirectional overrides, zero-width)",
+            ),
         ));
     }
     Ok(value.to_string())
@@ -201,5 +218,11 @@ mod tests {
             text("n", "a\u{0}b", 10).unwrap_err().code,
             "control_characters"
         );
+        for trick in ["王\u{202E}明", "王\u{200B}明", "\u{2066}王明"] {
+            assert_eq!(
+                text("n", trick, 10).unwrap_err().code,
+                "invisible_characters"
+            );
+        }
     }
 }

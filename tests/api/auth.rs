@@ -11,6 +11,10 @@ async fn an_applicant_registers_logs_in_reads_their_account_and_logs_out() {
     assert_eq!(user["role"], "applicant");
     assert_eq!(user["mobile"], "13800001111");
     assert!(user.get("password_hash").is_none());
+    assert!(
+        user.get("id").is_none(),
+        "nothing that tells a new account from a taken one"
+    );
 
     let login = app.login("13800001111", PASSWORD).await;
     let token = login.expect(200)["token"].as_str().unwrap().to_string();
@@ -189,15 +193,38 @@ async fn registration_needs_a_mobile_or_an_email() {
 }
 
 #[tokio::test]
-async fn registering_the_same_mobile_twice_is_a_conflict() {
+async fn registering_a_taken_mobile_answers_as_for_a_new_one_and_tells_the_owner() {
+    use entity::outbox_message;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let app = TestApp::spawn().await;
-    app.register("mobile", "13800001111", PASSWORD)
-        .await
-        .expect(201);
-    let again = app
-        .register("mobile", "+8613800001111", "another-password")
+    let first = app
+        .post(
+            "/api/v1/auth/register",
+            None,
+            &json!({ "mobile": "13800001111", "email": "owner@example.com", "password": PASSWORD, "display_name": "王小明" }),
+        )
         .await;
-    assert_eq!(again.expect(409)["code"], "account_exists");
+    let again = app
+        .post(
+            "/api/v1/auth/register",
+            None,
+            &json!({ "mobile": "+8613800001111", "email": "owner@example.com", "password": "another-password", "display_name": "王小明" }),
+        )
+        .await;
+    assert_eq!(first.status, again.status);
+    assert_eq!(first.expect(201), again.expect(201), "the same answer");
+    let told = outbox_message::Entity::find()
+        .filter(outbox_message::Column::Kind.eq("registration_attempt"))
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(told.len(), 1);
+    assert_eq!(told[0].recipient.as_deref(), Some("owner@example.com"));
+    assert_eq!(
+        app.count(entity::user_account::Entity).await,
+        1,
+        "no second account"
+    );
     // The first password still works; the second never became one.
     app.login("13800001111", PASSWORD).await.expect(200);
     app.login("13800001111", "another-password")

@@ -98,6 +98,9 @@ impl TestApp {
             token_ttl_minutes: 60 * 24 * 365,
             // Reports must show each step at once; one test turns the cache on.
             report_cache_secs: 0,
+            // Tests register many applicants from one (unknown) address; the limit itself
+            // is tested over real connections (`network`).
+            register_per_hour: 100_000,
             ..Settings::default()
         };
         tune(&mut settings);

@@ -14,6 +14,7 @@ mod health_and_docs;
 mod lifecycle;
 mod limits;
 mod mail;
+mod network;
 mod places;
 mod reports;
 mod review;

@@ -300,6 +300,12 @@ async fn a_correction_round_trip_lists_every_item_and_reruns_eligibility() {
     );
 }
 
+/// A case on public notice in a fresh office; its number.
+pub async fn number_on_notice(app: &TestApp) -> String {
+    let t = team(app).await;
+    on_notice(app, &t, "13800009999", 91).await.1
+}
+
 async fn on_notice(app: &TestApp, t: &Team, mobile: &str, seq: u32) -> (i64, String) {
     let id = eligible_case(app, mobile, seq).await;
     let v = version(app, &t.reviewer, id).await;

@@ -1,0 +1,184 @@
+//! Tests that need a real TCP server: per-client limits keyed by address (a new
+//! connection is not a new client), `X-Forwarded-For` from a trusted proxy only, and
+//! sign-ins arriving all at once.
+
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use poem::EndpointExt;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp};
+
+/// The app served on a real port; returns its base URL.
+async fn serve(app: &TestApp) -> String {
+    let acceptor = TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .unwrap();
+    let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
+    let ep = anju::startup::build_app(app.state.clone()).map_to_response();
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(ep));
+    format!("http://{addr}")
+}
+
+/// One request on a fresh connection (the client is dropped after it).
+async fn post(base: &str, path: &str, body: &Value, forwarded_for: Option<&str>) -> (u16, Value) {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut req =
+        hyper::Request::post(format!("{base}{path}")).header("content-type", "application/json");
+    if let Some(f) = forwarded_for {
+        req = req.header("x-forwarded-for", f);
+    }
+    let resp = client
+        .request(req.body(Full::new(Bytes::from(body.to_string()))).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn objection(i: usize) -> Value {
+    json!({ "name": "孙", "contact": format!("139{:08}", i), "content": format!("疑问 {i}") })
+}
+
+#[tokio::test]
+async fn a_new_connection_is_not_a_new_client_for_the_objection_limit() {
+    let app = TestApp::spawn().await;
+    let number = crate::review::number_on_notice(&app).await;
+    let base = serve(&app).await;
+    let path = format!("/api/v1/public/notices/{number}/objections");
+    let mut accepted = 0;
+    for i in 0..10 {
+        let (status, body) = post(&base, &path, &objection(i), None).await;
+        match status {
+            201 => accepted += 1,
+            429 => assert_eq!(body["code"], "too_many_objections"),
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(
+        accepted, 5,
+        "five an hour from one address, however many connections"
+    );
+    // Claiming another address is not believed from a peer that is not a trusted proxy.
+    let (status, _) = post(&base, &path, &objection(99), Some("198.51.100.7")).await;
+    assert_eq!(status, 429);
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_names_the_client() {
+    let app = TestApp::spawn_with(|s| s.trusted_proxies = "127.0.0.1".into()).await;
+    let number = crate::review::number_on_notice(&app).await;
+    let base = serve(&app).await;
+    let path = format!("/api/v1/public/notices/{number}/objections");
+    for i in 0..5 {
+        assert_eq!(
+            post(&base, &path, &objection(i), Some("203.0.113.1"))
+                .await
+                .0,
+            201
+        );
+    }
+    assert_eq!(
+        post(&base, &path, &objection(5), Some("203.0.113.1"))
+            .await
+            .0,
+        429
+    );
+    assert_eq!(
+        post(&base, &path, &objection(6), Some("203.0.113.2"))
+            .await
+            .0,
+        201,
+        "another client behind the same proxy has its own limit"
+    );
+}
+
+#[tokio::test]
+async fn registration_is_limited_per_client_address() {
+    let app = TestApp::spawn_with(|s| s.register_per_hour = 3).await;
+    let base = serve(&app).await;
+    let mut codes = Vec::new();
+    for i in 0..5 {
+        let body = json!({ "mobile": format!("1380000{:04}", i), "password": PASSWORD, "display_name": "王" });
+        codes.push(post(&base, "/api/v1/auth/register", &body, None).await.0);
+    }
+    assert_eq!(codes, [201, 201, 201, 429, 429]);
+    assert_eq!(app.count(entity::user_account::Entity).await, 3);
+}
+
+async fn login(base: &str, password: &str, from: &str) -> u16 {
+    let body = json!({ "login": "13800001111", "password": password });
+    post(base, "/api/v1/auth/login", &body, Some(from)).await.0
+}
+
+#[tokio::test]
+async fn forty_sign_ins_at_once_check_at_most_five_passwords() {
+    let app = TestApp::spawn_with(|s| s.trusted_proxies = "127.0.0.1".into()).await;
+    app.register("mobile", "13800001111", PASSWORD)
+        .await
+        .expect(201);
+    let base = Arc::new(serve(&app).await);
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let base = base.clone();
+        let password = if i == 39 { PASSWORD } else { "wrong-password" };
+        tasks.push(tokio::spawn(async move {
+            login(&base, password, "203.0.113.9").await
+        }));
+    }
+    let mut checked = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            200 | 401 => checked += 1,
+            429 | 503 => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(checked <= 5, "{checked} passwords were checked");
+}
+
+#[tokio::test]
+async fn a_stranger_cannot_lock_the_owner_out() {
+    let app = TestApp::spawn_with(|s| {
+        s.trusted_proxies = "127.0.0.1".into();
+        s.login_account_max_failures = 20;
+    })
+    .await;
+    app.register("mobile", "13800001111", PASSWORD)
+        .await
+        .expect(201);
+    let base = serve(&app).await;
+    // The owner has signed in from home before.
+    assert_eq!(login(&base, PASSWORD, "192.0.2.10").await, 200);
+    // One guesser is locked out of this account after five tries...
+    for _ in 0..5 {
+        assert_eq!(login(&base, "guess", "198.51.100.1").await, 401);
+    }
+    assert_eq!(login(&base, "guess", "198.51.100.1").await, 429);
+    // ... while the owner, from another address, still gets in.
+    assert_eq!(login(&base, PASSWORD, "192.0.2.20").await, 200);
+    // A guesser spread over many addresses reaches the account-wide limit (20 failures,
+    // the first guesser's five included) ...
+    for i in 0..15 {
+        let from = format!("198.51.100.{}", 100 + i);
+        assert_eq!(login(&base, "guess", &from).await, 401, "try {i}");
+    }
+    assert_eq!(login(&base, "guess", "198.51.100.200").await, 429);
+    assert_eq!(
+        login(&base, PASSWORD, "198.51.100.201").await,
+        429,
+        "a new address waits too, even with the right password"
+    );
+    // ... but the owner, from an address that signed in before, is not shut out.
+    assert_eq!(login(&base, PASSWORD, "192.0.2.10").await, 200);
+}
