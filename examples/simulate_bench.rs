@@ -197,6 +197,7 @@ async fn main() -> anyhow::Result<()> {
         session_id: 0,
         role: Role::Admin,
         place_ids: vec![],
+        id_hash: None,
     };
     let started = Instant::now();
     let sim = anju::applications::service::simulate(&state, &admin, &draft)

@@ -23,6 +23,9 @@ pub struct Principal {
     pub role: Role,
     /// The places in the caller's scope (communities, a sub-district or a district).
     pub place_ids: Vec<i64>,
+    /// Keyed hash of a staff member's own identity number, if the admin recorded one:
+    /// they may neither read nor act on a case their own household is in.
+    pub id_hash: Option<String>,
 }
 
 impl Principal {

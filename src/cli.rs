@@ -228,6 +228,7 @@ async fn report(settings: Settings, format: &str, programme: Option<&str>) -> an
         session_id: 0,
         role: Role::Admin,
         place_ids: vec![],
+        id_hash: None,
     };
     let filter = crate::reports::funnel::Filter {
         programme: programme

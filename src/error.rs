@@ -487,6 +487,21 @@ impl From<crate::applications::ApplicationError> for ApiError {
                     Msg::new("请为新的请求使用新的键", "use a new key for a new request"),
                 )],
             ),
+            E::TooManyDrafts => ApiError::new(
+                StatusCode::CONFLICT,
+                "too_many_drafts",
+                &Msg::new(
+                    format!(
+                        "未提交的草稿已达 {} 份，请先提交或删除",
+                        crate::applications::service::MAX_OPEN_DRAFTS
+                    ),
+                    format!(
+                        "{} drafts are open; submit or delete one first",
+                        crate::applications::service::MAX_OPEN_DRAFTS
+                    ),
+                ),
+                vec![],
+            ),
             E::Db(db) => ApiError::internal(&db),
         }
     }
@@ -521,15 +536,6 @@ impl From<crate::review::ReviewError> for ApiError {
             E::Invalid(fields) => ApiError::validation(fields),
             E::WrongStatus(status) => ApiError::wrong_status(status),
             E::Stale(current) => ApiError::stale(current),
-            E::ConflictOfInterest => ApiError::new(
-                StatusCode::FORBIDDEN,
-                "conflict_of_interest",
-                &Msg::new(
-                    "您本人的身份证号码在该申请家庭中，须回避",
-                    "Your own identity number is in this household: you may not act on it",
-                ),
-                vec![],
-            ),
             E::AlreadyAssigned => ApiError::new(
                 StatusCode::CONFLICT,
                 "already_assigned",

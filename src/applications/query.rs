@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use entity::application::{self, Column as C};
 use entity::enums::Programme;
+use entity::member_key;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, Order};
 
 use super::repository as repo;
@@ -51,6 +52,9 @@ pub struct CaseQuery {
     pub notice_open_at: Option<DateTime<Utc>>,
     /// Only cases that entered their status in `[from, to)`.
     pub since: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Leave out the cases a person with this keyed identity hash is a member of (a staff
+    /// member's own household).
+    pub without_member: Option<String>,
     pub sort: SortKey,
     pub descending: bool,
     /// Start after this (time, id) in the listing's order.
@@ -70,6 +74,7 @@ impl CaseQuery {
             late: None,
             notice_open_at: None,
             since: None,
+            without_member: None,
             sort: SortKey::StatusSince,
             descending: false,
             after: None,
@@ -106,6 +111,17 @@ impl CaseQuery {
             } else {
                 C::WarningsOpen.eq(0)
             });
+        }
+        if let Some(hash) = &self.without_member {
+            cond = cond.add(
+                C::Id.not_in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(member_key::Column::ApplicationId)
+                        .from(member_key::Entity)
+                        .and_where(member_key::Column::IdHash.eq(hash.clone()))
+                        .to_owned(),
+                ),
+            );
         }
         if let Some((from, to)) = self.since {
             cond = cond

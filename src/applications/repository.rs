@@ -35,6 +35,32 @@ pub fn in_communities(ids: &[i64]) -> Select<application::Entity> {
     application::Entity::find().filter(application::Column::CommunityId.is_in(ids.iter().copied()))
 }
 
+/// The cases a staff member may list: submitted cases in their communities (no draft
+/// but their own counter drafts), none their own household is in.
+pub fn for_staff(
+    communities: &[i64],
+    user_id: i64,
+    id_hash: Option<&str>,
+) -> Select<application::Entity> {
+    use sea_orm::sea_query::Query;
+    let drafts_ok = Condition::any()
+        .add(application::Column::Status.ne(Status::Draft))
+        .add(application::Column::EnteredBy.eq(user_id));
+    let mut q = in_communities(communities).filter(drafts_ok);
+    if let Some(hash) = id_hash {
+        q = q.filter(
+            application::Column::Id.not_in_subquery(
+                Query::select()
+                    .column(member_key::Column::ApplicationId)
+                    .from(member_key::Entity)
+                    .and_where(member_key::Column::IdHash.eq(hash))
+                    .to_owned(),
+            ),
+        );
+    }
+    q
+}
+
 /// Every case, for the service's own jobs (closing notice windows), never for a person.
 pub fn everywhere() -> Select<application::Entity> {
     application::Entity::find()
@@ -124,6 +150,19 @@ pub async fn count_matching(
     cond: Condition,
 ) -> Result<u64, DbErr> {
     scoped.filter(cond).count(db).await
+}
+
+/// Open drafts an account has: its own online ones, or the counter ones it entered.
+pub async fn count_drafts(db: &impl ConnectionTrait, user_id: i64) -> Result<u64, DbErr> {
+    application::Entity::find()
+        .filter(application::Column::Status.eq(Status::Draft))
+        .filter(
+            Condition::any()
+                .add(application::Column::ApplicantId.eq(user_id))
+                .add(application::Column::EnteredBy.eq(user_id)),
+        )
+        .count(db)
+        .await
 }
 
 pub async fn insert(

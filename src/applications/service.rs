@@ -36,6 +36,8 @@ pub enum ApplicationError {
     Stale(i32),
     #[error("this Idempotency-Key was used with a different request")]
     KeyReused,
+    #[error("too many open drafts")]
+    TooManyDrafts,
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -60,6 +62,8 @@ pub struct Viewer {
     pub user_id: i64,
     pub role: Role,
     pub communities: Vec<i64>,
+    /// A staff member's own keyed identity hash (see `Principal::id_hash`).
+    pub id_hash: Option<String>,
 }
 
 impl Viewer {
@@ -73,6 +77,7 @@ impl Viewer {
             user_id: caller.user_id,
             role: caller.role,
             communities,
+            id_hash: caller.id_hash.clone(),
         })
     }
 
@@ -88,16 +93,34 @@ impl Viewer {
         }
     }
 
+    /// Who sees a case: its applicant; staff of its community once it is submitted;
+    /// a draft only its author (an online draft is the applicant's alone, a counter draft
+    /// the clerk's who entered it).
     fn can_see(&self, m: &application::Model) -> bool {
         match self.role {
             Role::Applicant => m.applicant_id == Some(self.user_id),
-            Role::Reviewer | Role::Supervisor | Role::Bureau => {
-                m.community_id
-                    .is_some_and(|c| self.communities.contains(&c))
-                    || (m.entered_by == Some(self.user_id) && m.status == Status::Draft)
+            Role::Reviewer | Role::Supervisor | Role::Bureau if m.status == Status::Draft => {
+                m.entered_by == Some(self.user_id)
             }
+            Role::Reviewer | Role::Supervisor | Role::Bureau => m
+                .community_id
+                .is_some_and(|c| self.communities.contains(&c)),
             Role::Admin => false,
         }
+    }
+
+    /// A staff member whose own household is on the case sees nothing of it (as if it
+    /// did not exist): they may neither read it nor act on it.
+    async fn own_household(&self, db: &impl ConnectionTrait, case_id: i64) -> Result<bool, DbErr> {
+        match &self.id_hash {
+            Some(hash) if self.is_staff() => repo::has_member_hash(db, case_id, hash).await,
+            _ => Ok(false),
+        }
+    }
+
+    /// Staff submit only the counter applications they entered themselves.
+    pub fn may_submit(&self, m: &application::Model) -> bool {
+        !self.is_staff() || m.entered_by == Some(self.user_id)
     }
 }
 
@@ -133,7 +156,7 @@ pub async fn visible(
     id: i64,
 ) -> Result<application::Model, ApplicationError> {
     match repo::find(db, id).await? {
-        Some(m) if viewer.can_see(&m) => Ok(m),
+        Some(m) if viewer.can_see(&m) && !viewer.own_household(db, id).await? => Ok(m),
         _ => Err(ApplicationError::NotFound),
     }
 }
@@ -145,7 +168,7 @@ pub async fn lock_visible(
     id: i64,
 ) -> Result<Locked, ApplicationError> {
     match case_writer::lock(db, id).await? {
-        Some(l) if viewer.can_see(l.case()) => Ok(l),
+        Some(l) if viewer.can_see(l.case()) && !viewer.own_household(db, id).await? => Ok(l),
         _ => Err(ApplicationError::NotFound),
     }
 }
@@ -219,6 +242,9 @@ pub(super) fn form_columns(
     })
 }
 
+/// Open drafts one account may have at once.
+pub const MAX_OPEN_DRAFTS: u64 = 20;
+
 pub async fn create_draft(
     state: &AppState,
     caller: &Principal,
@@ -240,6 +266,11 @@ pub async fn create_draft(
     let now = state.clock.now();
     let mut row = form_columns(&form, community.as_ref(), now)?;
     let counter = viewer.role == Role::Reviewer;
+    // A household has one or two applications; a clerk a day's walk-ins. More open drafts
+    // than this is a script, and each one is a row someone must clean up.
+    if repo::count_drafts(&state.db, viewer.user_id).await? >= MAX_OPEN_DRAFTS {
+        return Err(ApplicationError::TooManyDrafts);
+    }
     row.applicant_id = Set((!counter).then_some(viewer.user_id));
     row.entered_by = Set(counter.then_some(viewer.user_id));
     row.source = Set(if counter {
@@ -335,6 +366,9 @@ pub async fn delete_draft(
     let case = visible(&state.db, &viewer, id).await?;
     if case.status != Status::Draft {
         return Err(ApplicationError::WrongStatus(case.status));
+    }
+    if !(case.applicant_id == Some(viewer.user_id) || case.entered_by == Some(viewer.user_id)) {
+        return Err(ApplicationError::NotFound);
     }
     if !repo::delete_draft(&state.db, id, version).await? {
         return Err(ApplicationError::Stale(case.version));
@@ -466,9 +500,11 @@ pub async fn list(
     let viewer = Viewer::of(state, caller).await?;
     let scoped = match viewer.role {
         Role::Applicant => repo::for_applicant(viewer.user_id),
-        Role::Reviewer | Role::Supervisor | Role::Bureau => {
-            repo::in_communities(&viewer.communities)
-        }
+        Role::Reviewer | Role::Supervisor | Role::Bureau => repo::for_staff(
+            &viewer.communities,
+            viewer.user_id,
+            viewer.id_hash.as_deref(),
+        ),
         Role::Admin => return Err(ApplicationError::Forbidden),
     };
     let rows = repo::page(&state.db, scoped, before, limit).await?;

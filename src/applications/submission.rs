@@ -100,6 +100,9 @@ async fn submit_once(
         return Ok(out);
     }
     let case = lock_visible(&txn, viewer, id).await?;
+    if !viewer.may_submit(case.case()) {
+        return Err(ApplicationError::Forbidden);
+    }
     let from = case.case().status;
     let action = if from == Status::NeedsCorrection {
         Action::Resubmit

@@ -390,6 +390,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Princi
         session_id: session.id,
         role,
         place_ids,
+        id_hash: user.id_hash.clone(),
     }))
 }
 

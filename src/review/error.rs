@@ -18,8 +18,6 @@ pub enum ReviewError {
     WrongStatus(Status),
     #[error("the case changed since version {0}")]
     Stale(i32),
-    #[error("the staff member's own identity number is in this household")]
-    ConflictOfInterest,
     #[error("the case is assigned to another reviewer")]
     AlreadyAssigned,
     #[error("warnings or duplicate flags are still open")]

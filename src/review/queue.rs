@@ -188,6 +188,7 @@ fn case_query(
         duplicate_open: q.flagged_duplicate,
         has_warnings: q.has_warnings,
         late,
+        without_member: viewer.id_hash.clone(),
         descending: q.order == Order::Newest,
         after,
         ..CaseQuery::in_status(q.status)

@@ -440,8 +440,19 @@ async fn every_bad_input_is_reported_with_its_field_path_and_code_and_nothing_is
         let created = app.post("/api/v1/applications", Some(&token), &form).await;
         let answer = if created.status.as_u16() == 201 {
             let id = created.body["id"].as_i64().unwrap();
-            app.submit(&token, id, &format!("bad-{i}"), &json!({}))
-                .await
+            let answer = app
+                .submit(&token, id, &format!("bad-{i}"), &json!({}))
+                .await;
+            // Clear the draft away: an account keeps at most 20 open.
+            let del = app
+                .client
+                .delete(format!("/api/v1/applications/{id}"))
+                .header("Authorization", format!("Bearer {token}"))
+                .header("If-Match", created.body["version"].to_string())
+                .send()
+                .await;
+            assert_eq!(del.0.status(), 204, "{name}");
+            answer
         } else {
             created
         };

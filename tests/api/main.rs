@@ -18,4 +18,5 @@ mod network;
 mod places;
 mod reports;
 mod review;
+mod security;
 mod users;
