@@ -10,6 +10,7 @@ pub mod db;
 pub mod demo;
 pub mod eligibility;
 pub mod error;
+pub mod export;
 pub mod health;
 pub mod http;
 pub mod i18n;

@@ -85,17 +85,25 @@ fn rows(
         .collect()
 }
 
+/// Column 4 is the identity number: kept as text in the CSV (see `crate::export`).
 fn csv_bytes(rows: &[[String; 10]]) -> Result<Vec<u8>, String> {
-    let mut out = vec![0xEF, 0xBB, 0xBF];
-    {
-        let mut w = csv::Writer::from_writer(&mut out);
-        w.write_record(HEADERS).map_err(|e| e.to_string())?;
-        for r in rows {
-            w.write_record(r).map_err(|e| e.to_string())?;
-        }
-        w.flush().map_err(|e| e.to_string())?;
-    }
-    Ok(out)
+    use crate::export::Cell;
+    let cells: Vec<Vec<Cell>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    if i == 4 {
+                        Cell::Digits(v.clone())
+                    } else {
+                        Cell::Text(v.clone())
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    crate::export::csv(&HEADERS, &cells)
 }
 
 fn xlsx_bytes(title: &str, rows: &[[String; 10]]) -> Result<Vec<u8>, String> {

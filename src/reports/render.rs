@@ -16,25 +16,33 @@ fn days(v: Option<f64>) -> String {
 }
 
 pub fn csv(f: &Funnel) -> Vec<u8> {
-    let mut out = vec![0xEF, 0xBB, 0xBF];
-    {
-        let mut w = csv::Writer::from_writer(&mut out);
-        let _ = w.write_record(["环节", "stage", "户数", "占上一环节", "中位停留天数"]);
-        for s in &f.stages {
-            let _ = w.write_record([
-                s.label_zh,
-                s.stage,
-                &s.count.to_string(),
-                &pct(s.ratio_from_previous),
-                &days(s.median_days),
-            ]);
-        }
-        for o in &f.outcomes {
-            let _ = w.write_record([o.label_zh, o.outcome, &o.count.to_string(), "", ""]);
-        }
-        let _ = w.flush();
+    use crate::export::Cell;
+    let t = |s: &str| Cell::Text(s.to_string());
+    let mut rows: Vec<Vec<Cell>> = f
+        .stages
+        .iter()
+        .map(|s| {
+            vec![
+                t(s.label_zh),
+                t(s.stage),
+                t(&s.count.to_string()),
+                t(&pct(s.ratio_from_previous)),
+                t(&days(s.median_days)),
+            ]
+        })
+        .collect();
+    for o in &f.outcomes {
+        rows.push(vec![
+            t(o.label_zh),
+            t(o.outcome),
+            t(&o.count.to_string()),
+            t(""),
+            t(""),
+        ]);
     }
-    out
+    let headers = ["环节", "stage", "户数", "占上一环节", "中位停留天数"];
+    // Writing to memory cannot fail; the header and rows are ours.
+    crate::export::csv(&headers, &rows).unwrap_or_default()
 }
 
 pub fn xlsx(f: &Funnel) -> Result<Vec<u8>, String> {

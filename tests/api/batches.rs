@@ -298,7 +298,7 @@ async fn the_roster_opens_in_a_spreadsheet_and_full_numbers_need_a_purpose() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "序号,申请编号,社区,申请人姓名,身份证号码,家庭人口,保障项目,申请类别,政策版本,区民政局意见"
+        "\"序号\",\"申请编号\",\"社区\",\"申请人姓名\",\"身份证号码\",\"家庭人口\",\"保障项目\",\"申请类别\",\"政策版本\",\"区民政局意见\""
     );
     let first = lines.next().unwrap();
     assert!(
@@ -359,6 +359,92 @@ async fn the_roster_opens_in_a_spreadsheet_and_full_numbers_need_a_purpose() {
         ],
         "every export on record; refused ones are not"
     );
+}
+
+/// A case named to attack a spreadsheet, taken to ready-to-report.
+async fn hostile_case(app: &TestApp, o: &Office, name: &str, seq: u32) -> (i64, String) {
+    let t = app.applicant(&format!("1360000{seq:04}")).await;
+    let id_no = id_number("410104", "19800101", seq);
+    let mut form = single_household(&id_no);
+    form["members"][0]["name"] = json!(name);
+    let r = app.file(&t, &form).await;
+    let id = r["application_id"].as_i64().unwrap();
+    let v = version(app, &o.reviewer, id).await;
+    let v = act(
+        app,
+        &o.reviewer,
+        id,
+        json!({ "action": "accept", "version": v }),
+    )
+    .await
+    .expect(200)["version"]
+        .as_i64()
+        .unwrap();
+    act(
+        app,
+        &o.reviewer,
+        id,
+        json!({ "action": "pass_review", "version": v, "comment": "属实" }),
+    )
+    .await
+    .expect(200);
+    (id, id_no)
+}
+
+#[tokio::test]
+async fn a_roster_csv_runs_no_formula_and_keeps_identity_numbers_whole() {
+    let app = TestApp::spawn().await;
+    let o = office(&app).await;
+    let names = [
+        "=HYPERLINK(\"http://x\",\"点我\")",
+        "+1+1",
+        "@SUM(1)",
+        "-2-3",
+    ];
+    let mut ids = Vec::new();
+    let mut numbers = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let (id, no) = hostile_case(&app, &o, name, 61 + 2 * i as u32).await;
+        ids.push(id);
+        numbers.push(no);
+    }
+    app.clock.advance(Duration::days(11));
+    app.post(
+        "/api/v1/review/notices/close-due",
+        Some(&o.supervisor),
+        &json!({}),
+    )
+    .await
+    .expect(200);
+    let batch = new_batch(&app, &o, &ids).await;
+    seal_submit_ack(&app, &o, batch).await;
+    let (status, csv, _) = raw_get(
+        &app,
+        &format!("/api/v1/batches/{batch}/roster?full=true&purpose=%E6%A0%B8%E6%9F%A5"),
+        &o.bureau,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8(csv[3..].to_vec()).unwrap();
+    for name in names {
+        let quoted = format!("\"'{}\"", name.replace('"', "\"\""));
+        assert!(text.contains(&quoted), "{name} not neutralised in {text}");
+    }
+    for no in &numbers {
+        assert!(
+            text.contains(&format!("\"\t{no}\"")),
+            "{no} not kept as text"
+        );
+    }
+    // For `.ci/run`, which opens the file in LibreOffice as a person would.
+    if let Ok(dir) = std::env::var("ANJU_TEST_EXPORT_DIR") {
+        std::fs::write(format!("{dir}/roster.csv"), &csv).unwrap();
+        std::fs::write(
+            format!("{dir}/roster-expected.json"),
+            json!({ "names": names, "ids": numbers }).to_string(),
+        )
+        .unwrap();
+    }
 }
 
 #[tokio::test]
