@@ -266,9 +266,45 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A database error: 503 with `Retry-After` when the storage itself is failing (full,
+    /// read-only, down: see `db::health`), otherwise the opaque 500.
+    pub fn database(err: &sea_orm::DbErr) -> Self {
+        use crate::db::health::Outage;
+        let Some(outage) = crate::db::health::outage(err) else {
+            return ApiError::internal(err);
+        };
+        tracing::error!(error = %err, ?outage, "the database is not available for this request");
+        let (code, zh, en) = match outage {
+            Outage::Full => (
+                "storage_full",
+                "服务器存储空间已满，请稍后再试",
+                "The server's storage is full; try again later",
+            ),
+            Outage::ReadOnly => (
+                "storage_read_only",
+                "服务器暂时无法保存数据，请稍后再试",
+                "The server cannot save data at the moment; try again later",
+            ),
+            Outage::Down => (
+                "database_unavailable",
+                "数据库暂时不可用，请稍后再试",
+                "The database is not available at the moment; try again later",
+            ),
+        };
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code,
+            &Msg::new(zh, en),
+            vec![],
+        )
+        .retry_after(5)
+    }
+}
+
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
-        ApiError::internal(&err)
+        ApiError::database(&err)
     }
 }
 
@@ -411,7 +447,7 @@ impl From<crate::auth::AuthError> for ApiError {
             ),
             E::Invalid(fields) => ApiError::validation(fields),
             E::NotFound => ApiError::not_found(),
-            E::Db(db) => ApiError::internal(&db),
+            E::Db(db) => ApiError::database(&db),
             E::Hash(detail) => ApiError::internal_logged(&detail),
         }
     }
@@ -434,7 +470,7 @@ impl From<crate::places::PlaceError> for ApiError {
                 )],
             ),
             E::Forbidden => ApiError::forbidden(),
-            E::Db(db) => ApiError::internal(&db),
+            E::Db(db) => ApiError::database(&db),
         }
     }
 }
@@ -502,7 +538,7 @@ impl From<crate::applications::ApplicationError> for ApiError {
                 ),
                 vec![],
             ),
-            E::Db(db) => ApiError::internal(&db),
+            E::Db(db) => ApiError::database(&db),
         }
     }
 }
@@ -522,7 +558,7 @@ impl From<crate::notifications::OutboxError> for ApiError {
                 ),
                 vec![],
             ),
-            E::Db(db) => ApiError::internal(&db),
+            E::Db(db) => ApiError::database(&db),
         }
     }
 }
@@ -560,7 +596,7 @@ impl From<crate::review::ReviewError> for ApiError {
                 ),
                 vec![],
             ),
-            E::Db(db) => ApiError::internal(&db),
+            E::Db(db) => ApiError::database(&db),
         }
     }
 }
@@ -585,7 +621,7 @@ impl From<crate::eligibility::EligibilityError> for ApiError {
             ),
             E::NotFound => ApiError::not_found(),
             E::Forbidden => ApiError::forbidden(),
-            E::Db(db) => ApiError::internal(&db),
+            E::Db(db) => ApiError::database(&db),
         }
     }
 }
@@ -648,7 +684,7 @@ impl From<crate::batches::BatchError> for ApiError {
                 "The acknowledged count or hash does not match the sealed manifest",
             ),
             E::Case(e) => e.into(),
-            E::Db(db) => ApiError::internal(&db),
+            E::Db(db) => ApiError::database(&db),
         }
     }
 }

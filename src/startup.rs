@@ -16,6 +16,20 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Resul
     crate::http::client::TrustedProxies::parse(&settings.trusted_proxies)
         .map_err(anyhow::Error::msg)?;
     let db = crate::db::connect(&settings.database_url, settings.db_pool_size).await?;
+    // Everything that writes at start happens under the start-up lock, so instances
+    // starting together on one database all come up.
+    let lock = crate::db::startup_lock(&settings.database_url).await?;
+    let state = seed(db, settings, clock).await;
+    lock.release().await?;
+    state
+}
+
+/// The start-up writes: migrations, shipped policies, counters, keys, the first admin.
+async fn seed(
+    db: DatabaseConnection,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<AppState> {
     crate::db::migrate(&db).await?;
     crate::eligibility::service::ensure_default_policies(&db, clock.now()).await?;
     if crate::lifecycle::counters::ensure(&db).await? {
@@ -84,7 +98,7 @@ pub fn build_app(state: AppState) -> impl Endpoint + use<> {
         .data(state)
         .around(move |next, req| {
             let trusted = trusted.clone();
-            async move { crate::http::context::around(next, req, &trusted).await }
+            async move { crate::http::context::around(next, req, &trusted, body_limit).await }
         })
 }
 

@@ -468,7 +468,7 @@ pub async fn ensure_bootstrap_admin(state: &AppState) -> Result<Option<Account>,
     } else {
         (Some(login), None)
     };
-    create_account(
+    let created = create_account(
         state,
         NewAccount {
             role: Role::Admin,
@@ -480,8 +480,13 @@ pub async fn ensure_bootstrap_admin(state: &AppState) -> Result<Option<Account>,
             id_number: None,
         },
     )
-    .await
-    .map(Some)
+    .await;
+    match created {
+        Ok(account) => Ok(Some(account)),
+        // Made meanwhile by another instance starting on the same database.
+        Err(AuthError::AccountExists(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// The keyed hash of a staff member's own identity number, if one was given.

@@ -1,5 +1,5 @@
-//! `/health/live` answers while the process runs; `/health/ready` also pings the
-//! database.
+//! `/health/live` answers while the process runs; `/health/ready` says within a second
+//! whether the database can take writes (see `service`).
 
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
@@ -23,7 +23,7 @@ pub enum HealthResponse {
     /// Healthy.
     #[oai(status = 200)]
     Ok(Json<HealthView>),
-    /// Not ready: the database cannot be reached.
+    /// Not ready: the database cannot be reached, is read-only, or its storage is failing.
     #[oai(status = 503)]
     Unavailable(Json<HealthView>),
 }
@@ -42,13 +42,14 @@ impl HealthApi {
         HealthResponse::Ok(view("ok"))
     }
 
-    /// Readiness: the process is up and the database answers.
+    /// Readiness: the process is up and the database takes writes (answered within a
+    /// second; 503 when the database is unreachable, read-only or its storage is failing).
     #[oai(path = "/health/ready", method = "get", operation_id = "health_ready")]
     async fn ready(&self) -> HealthResponse {
-        match self.state.db.ping().await {
+        match super::service::ready(&self.state).await {
             Ok(()) => HealthResponse::Ok(view("ok")),
-            Err(err) => {
-                tracing::warn!(error = %err, "readiness check failed");
+            Err(why) => {
+                tracing::warn!(?why, "not ready");
                 HealthResponse::Unavailable(view("unavailable"))
             }
         }

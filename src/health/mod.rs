@@ -1,3 +1,4 @@
-//! Liveness and readiness probes for process supervisors and load balancers.
+//! Health: liveness and readiness probes.
 
 pub mod api;
+pub mod service;

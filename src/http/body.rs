@@ -150,9 +150,19 @@ impl<'a, T: Type + DeserializeOwned + Send + 'static> ApiExtractor<'a> for JsonB
         body: &mut RequestBody,
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
+        let empty = request
+            .headers()
+            .get(poem::http::header::CONTENT_LENGTH)
+            .is_none_or(|v| v.as_bytes() == b"0");
         match request.content_type() {
             Some(ct) if <Self as Payload>::check_content_type(ct) => {
                 <Self as ParsePayload>::from_request(request, body).await
+            }
+            // No body at all: the same as `{}` (a submit needs nothing more), so the
+            // answer is the body's own 422 if it needs fields, never a 415.
+            None if empty => {
+                let mut none = RequestBody::new(poem::Body::from_string("{}".to_string()));
+                <Self as ParsePayload>::from_request(request, &mut none).await
             }
             _ => Err(poem::Error::from_status(
                 poem::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,

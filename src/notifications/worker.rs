@@ -121,10 +121,10 @@ async fn send(delivery: &Delivery, row: &outbox_message::Model) -> Result<String
         } => {
             let email = build(row, from)?;
             // lettre's own timeout covers only the connect; a server that never answers
-            // would hang the send, so the whole send is bounded here.
-            match tokio::time::timeout(*timeout + StdDuration::from_secs(5), transport.send(email))
-                .await
-            {
+            // would hang the send, so the whole send is bounded here. The send has a
+            // connection of its own (no pool: see Cargo.toml), closed when it ends or is
+            // dropped here, so a late reply can never be read as another message's.
+            match tokio::time::timeout(*timeout, transport.send(email)).await {
                 Ok(Ok(resp)) => Ok(format!(
                     "{} {}",
                     resp.code(),

@@ -495,3 +495,114 @@ async fn an_independent_smtp_server_accepts_and_stores_our_messages() {
     }
     assert_eq!(found, 2, "both messages stored by the independent server");
 }
+
+/// A real SMTP server (raw protocol, one thread per connection) that answers the end of
+/// the first message's data only after `delay`, and every message with its own
+/// Message-ID in the reply. Returns (address, Message-IDs received in order).
+fn slow_smtp_server(delay: std::time::Duration) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let got: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = got.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut out = stream.try_clone().unwrap();
+                let mut lines = BufReader::new(stream);
+                let _ = out.write_all(b"220 slow.test ESMTP\r\n");
+                let mut line = String::new();
+                while lines.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                    let cmd = line.trim_end().to_ascii_uppercase();
+                    let reply: String = if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
+                        "250 slow.test\r\n".into()
+                    } else if cmd == "DATA" {
+                        let _ = out.write_all(b"354 go on\r\n");
+                        let mut id = String::new();
+                        let mut data = String::new();
+                        while lines.read_line(&mut data).map(|n| n > 0).unwrap_or(false) {
+                            if data.to_ascii_lowercase().starts_with("message-id:") {
+                                id = data[11..].trim().to_string();
+                            }
+                            if data == ".\r\n" {
+                                break;
+                            }
+                            data.clear();
+                        }
+                        let first = {
+                            let mut g = seen.lock().unwrap();
+                            g.push(id.clone());
+                            g.len() == 1
+                        };
+                        if first {
+                            std::thread::sleep(delay);
+                        }
+                        format!("250 queued {id}\r\n")
+                    } else if cmd == "QUIT" {
+                        let _ = out.write_all(b"221 bye\r\n");
+                        return;
+                    } else {
+                        "250 ok\r\n".into()
+                    };
+                    if out.write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                    line.clear();
+                }
+            });
+        }
+    });
+    (addr, got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_replies_late_gets_each_message_once_and_each_row_its_own_reply() {
+    let (addr, got) = slow_smtp_server(std::time::Duration::from_secs(3));
+    let app = TestApp::spawn_with(|s| {
+        s.smtp_host = Some(addr.ip().to_string());
+        s.smtp_port = Some(addr.port());
+        s.smtp_tls = "none".into();
+        s.smtp_timeout_secs = 1;
+        s.outbox_max_attempts = 5;
+    })
+    .await;
+    let delivery = Delivery::from_settings(&app.state.settings).unwrap();
+    for i in 0..10u32 {
+        let t = app.applicant(&format!("1380000{:04}", 100 + i)).await;
+        app.file(
+            &t,
+            &single_household(&id_number("410104", "19800101", 11 + 2 * i)),
+        )
+        .await;
+    }
+    // Rounds until everything is sent; the late one is retried after its back-off.
+    for _ in 0..10 {
+        drain(&app, &delivery).await;
+        if rows(&app).await.iter().all(|r| r.status.as_str() == "sent") {
+            break;
+        }
+        app.clock.advance(Duration::minutes(5));
+    }
+    let rows = rows(&app).await;
+    assert!(rows.iter().all(|r| r.status.as_str() == "sent"), "all sent");
+    for r in &rows {
+        let reply = r.server_reply.as_deref().unwrap_or("");
+        assert!(
+            reply.contains(&r.message_id),
+            "row {} was marked sent on another message's reply: {reply}",
+            r.id
+        );
+    }
+    let received = got.lock().unwrap().clone();
+    for r in &rows {
+        let times = received.iter().filter(|id| **id == r.message_id).count();
+        let late = received.first() == Some(&r.message_id);
+        assert_eq!(
+            times,
+            if late { 2 } else { 1 },
+            "{}: only the message whose reply came too late is sent again",
+            r.message_id
+        );
+    }
+}

@@ -19,4 +19,5 @@ mod places;
 mod reports;
 mod review;
 mod security;
+mod startup;
 mod users;

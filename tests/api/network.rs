@@ -182,3 +182,76 @@ async fn a_stranger_cannot_lock_the_owner_out() {
     // ... but the owner, from an address that signed in before, is not shut out.
     assert_eq!(login(&base, PASSWORD, "192.0.2.10").await, 200);
 }
+
+#[tokio::test]
+async fn a_body_sent_to_a_post_that_takes_none_does_not_spoil_the_connection() {
+    let app = TestApp::spawn().await;
+    let token = app.applicant("13800001111").await;
+    let base = serve(&app).await;
+    // One client: its connections are kept alive and reused.
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut failed = 0;
+    for i in 0..100 {
+        let (path, body) = if i % 2 == 0 {
+            (
+                "/api/v1/auth/logout-probe",
+                json!({ "a": "x".repeat(2000) }),
+            )
+        } else {
+            ("/health/live", json!(null))
+        };
+        let method = if i % 2 == 0 { "POST" } else { "GET" };
+        let req = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{base}{path}"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(if i % 2 == 0 {
+                body.to_string()
+            } else {
+                String::new()
+            })))
+            .unwrap();
+        match client.request(req).await {
+            Ok(resp) if i % 2 == 1 && resp.status() != 200 => failed += 1,
+            Ok(resp) => {
+                let _ = resp.into_body().collect().await;
+            }
+            Err(_) => failed += 1,
+        }
+    }
+    assert_eq!(
+        failed, 0,
+        "every request after a body nobody read was served"
+    );
+}
+
+#[tokio::test]
+async fn submit_takes_an_empty_body() {
+    let app = TestApp::spawn().await;
+    let token = app.applicant("13800001111").await;
+    let (id, _) = app.draft(&token, &crate::fixtures::household()).await;
+    let a = app
+        .raw(
+            poem::http::Method::POST,
+            &format!("/api/v1/applications/{id}/submit"),
+            &[
+                ("authorization", &format!("Bearer {token}")),
+                ("idempotency-key", "empty-body"),
+            ],
+            vec![],
+        )
+        .await;
+    assert_eq!(a.expect(201)["status"], "eligible");
+}
+
+#[tokio::test]
+async fn a_database_that_is_gone_answers_503_with_retry_after_not_500() {
+    let app = TestApp::spawn().await;
+    let token = app.applicant("13800001111").await;
+    app.state.db.clone().close().await.unwrap();
+    let a = app.get("/api/v1/applications", Some(&token)).await;
+    assert_eq!(a.status.as_u16(), 503, "{}", a.body);
+    assert!(a.headers.get("retry-after").is_some());
+    app.get("/health/ready", None).await.expect(503);
+}

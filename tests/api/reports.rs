@@ -174,7 +174,7 @@ async fn the_nanguan_demo_reads_367_240_179_and_the_report_agrees_with_the_cases
         .await;
     let text =
         String::from_utf8(csv.0.into_body().into_vec().await.unwrap()[3..].to_vec()).unwrap();
-    assert!(text.contains("符合条件,eligible,367"), "{text}");
+    assert!(text.contains("\"符合条件\",\"eligible\",\"367\""), "{text}");
 
     // The counters the report reads equal a recount from the event log, and rebuilding
     // them from the log gives the same report.

@@ -18,13 +18,42 @@ use sea_orm::{
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+pub mod health;
+
+use sea_orm::sqlx::pool::PoolConnectionMetadata;
+
+type Check<'c> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<bool, sea_orm::sqlx::Error>> + Send + 'c>,
+>;
+
+/// Whether a pooled connection may be handed out (see `health`): not one still inside
+/// a transaction, not one opened before the last storage failure.
+fn usable<C: sea_orm::sqlx::Connection>(conn: &mut C, meta: PoolConnectionMetadata) -> Check<'_> {
+    Box::pin(async move {
+        if conn.is_in_transaction() {
+            tracing::warn!("discarding a database connection left inside a transaction");
+            return Ok(false);
+        }
+        if health::predates_failure(meta.age) {
+            tracing::info!("discarding a database connection opened before a storage failure");
+            return Ok(false);
+        }
+        Ok(true)
+    })
+}
+
 /// Connects with the pool settings described in the module docs.
 pub async fn connect(url: &str, pool_size: u32) -> Result<DatabaseConnection, DbErr> {
     let mut opt = ConnectOptions::new(url);
     opt.max_connections(pool_size.max(2))
         .min_connections(1)
-        .acquire_timeout(Duration::from_secs(10))
+        // A request waits at most this long for a connection before it is told the
+        // database is unavailable (503) rather than hanging.
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_timeout(Duration::from_secs(5))
         .sqlx_logging(false)
+        .map_sqlx_sqlite_before_acquire(|c, meta| usable(c, meta))
+        .map_sqlx_postgres_before_acquire(|c, meta| usable(c, meta))
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
@@ -32,7 +61,11 @@ pub async fn connect(url: &str, pool_size: u32) -> Result<DatabaseConnection, Db
                 .foreign_keys(true)
                 .create_if_missing(true)
         });
-    Database::connect(opt).await
+    let db = Database::connect(opt).await?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        health::watch(db.get_sqlite_connection_pool());
+    }
+    Ok(db)
 }
 
 /// SQLite lets one writer in at a time, and a connection that finds the lock taken
@@ -163,6 +196,85 @@ pub async fn insert_secret(
     .exec(db)
     .await?;
     Ok(())
+}
+
+/// Holds the start-up lock of a database while it lives: instances starting together
+/// migrate and seed one after the other instead of racing (two `CREATE TABLE`s, two first
+/// admins). On PostgreSQL a session-level advisory lock on a connection of its own; on
+/// SQLite an exclusive lock on a file beside the database (`<file>.startup-lock`). Both
+/// are released by [`StartupLock::release`], or when the process dies.
+pub enum StartupLock {
+    None,
+    Postgres(DatabaseConnection),
+    File(std::fs::File),
+}
+
+/// The advisory-lock key: the ASCII of `anjuSTAR`.
+const STARTUP_LOCK_KEY: i64 = 0x616e_6a75_5354_4152;
+
+pub async fn startup_lock(url: &str) -> Result<StartupLock, DbErr> {
+    if !url.starts_with("postgres") {
+        return sqlite_startup_lock(url).await;
+    }
+    let mut opt = ConnectOptions::new(url);
+    opt.max_connections(1)
+        .min_connections(1)
+        .sqlx_logging(false);
+    let conn = Database::connect(opt).await?;
+    conn.execute_raw(Statement::from_string(
+        DbBackend::Postgres,
+        format!("SELECT pg_advisory_lock({STARTUP_LOCK_KEY})"),
+    ))
+    .await?;
+    Ok(StartupLock::Postgres(conn))
+}
+
+async fn sqlite_startup_lock(url: &str) -> Result<StartupLock, DbErr> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .and_then(|r| r.split('?').next())
+        .filter(|p| !p.is_empty() && !p.contains(":memory:"));
+    let Some(path) = path else {
+        return Ok(StartupLock::None);
+    };
+    let lock_path = format!("{path}.startup-lock");
+    let file = tokio::task::spawn_blocking(move || {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)?;
+        f.lock()?;
+        Ok::<_, std::io::Error>(f)
+    })
+    .await
+    .map_err(|e| DbErr::Custom(e.to_string()))?;
+    match file {
+        Ok(f) => Ok(StartupLock::File(f)),
+        // A read-only file system: nothing can be written at start anyway, and the
+        // service should come up (not ready) rather than refuse to start.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            tracing::warn!(error = %e, "starting without the start-up lock: the database's folder cannot be written");
+            Ok(StartupLock::None)
+        }
+        Err(e) => Err(DbErr::Custom(format!("the start-up lock: {e}"))),
+    }
+}
+
+impl StartupLock {
+    pub async fn release(self) -> Result<(), DbErr> {
+        match self {
+            StartupLock::Postgres(conn) => conn.close().await,
+            StartupLock::File(f) => f.unlock().map_err(|e| DbErr::Custom(e.to_string())),
+            StartupLock::None => Ok(()),
+        }
+    }
 }
 
 /// Applies every pending migration.
