@@ -282,11 +282,27 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let state = crate::startup::prepare(settings, Arc::new(SystemClock)).await?;
     crate::startup::spawn_background(&state);
     crate::notifications::worker::spawn(state.clone(), delivery);
+    let limits = crate::http::server::ConnectionLimits {
+        header_timeout: Duration::from_secs(state.settings.header_timeout_secs.max(1)),
+        max_connections: crate::http::server::connection_cap(
+            state.settings.max_connections,
+            state.settings.db_pool_size,
+        ),
+    };
     let app = crate::startup::build_app(state);
-    tracing::info!("listening on http://{listen} (docs at /docs)");
-    poem::Server::new(poem::listener::TcpListener::bind(listen))
-        .run_with_graceful_shutdown(app, shutdown_signal(), Some(Duration::from_secs(10)))
-        .await?;
+    let listener = tokio::net::TcpListener::bind(&listen).await?;
+    tracing::info!(
+        max_connections = limits.max_connections,
+        "listening on http://{listen} (docs at /docs)"
+    );
+    crate::http::server::serve(
+        listener,
+        app,
+        limits,
+        shutdown_signal(),
+        Duration::from_secs(10),
+    )
+    .await?;
     tracing::info!("stopped");
     Ok(())
 }

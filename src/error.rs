@@ -174,6 +174,16 @@ impl ApiError {
         }
     }
 
+    /// A path, query or header parameter that could not be read (400 naming it).
+    pub fn bad_parameter(field: FieldError) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            &Msg::new("请求参数无效", "A request parameter is invalid"),
+            vec![field],
+        )
+    }
+
     pub fn validation(fields: Vec<FieldError>) -> Self {
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -369,6 +379,17 @@ pub fn render_poem_error(err: poem::Error) -> poem::Response {
         StatusCode::PAYLOAD_TOO_LARGE => (
             "payload_too_large",
             Msg::new("请求内容过大", "The request body is too large"),
+        ),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
+            "headers_too_large",
+            Msg::new("请求头过大", "The request headers are too large"),
+        ),
+        StatusCode::REQUEST_TIMEOUT => (
+            "request_timeout",
+            Msg::new(
+                "请求内容发送超时，请重试",
+                "The request body did not arrive in time; try again",
+            ),
         ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
             "unsupported_media_type",

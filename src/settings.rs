@@ -79,6 +79,15 @@ pub struct Settings {
     pub hash_concurrency: usize,
     /// Requests that may wait for a hash slot before the rest get 503.
     pub hash_queue: usize,
+    /// Seconds a connection has to send a request's head (method, path, headers), counted
+    /// from when the server starts waiting for it; also how long an idle kept-alive
+    /// connection stays open.
+    pub header_timeout_secs: u64,
+    /// Seconds a request has to send its whole body (408 past it).
+    pub body_timeout_secs: u64,
+    /// Client connections at once (0: as many as the open-file limit leaves room for);
+    /// never more than the open-file limit less the database pool and 64.
+    pub max_connections: usize,
 }
 
 impl Default for Settings {
@@ -113,6 +122,9 @@ impl Default for Settings {
             register_per_hour: 10,
             hash_concurrency: 0,
             hash_queue: 16,
+            header_timeout_secs: 15,
+            body_timeout_secs: 30,
+            max_connections: 0,
         }
     }
 }

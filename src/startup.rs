@@ -72,6 +72,11 @@ pub fn spawn_background(state: &AppState) {
 pub fn build_app(state: AppState) -> impl Endpoint + use<> {
     let api = crate::openapi::service(&state);
     let spec = crate::openapi::published(&api);
+    let names = std::sync::Arc::new(crate::http::path_names::PathNames::new(
+        crate::openapi::path_templates(&spec.json)
+            .iter()
+            .map(String::as_str),
+    ));
     let docs = poem::endpoint::make_sync(move |_| poem::web::Html(spec.docs_html.clone()));
     let (json, yaml) = (spec.json, spec.yaml);
     let spec_json = poem::endpoint::make_sync(move |_| {
@@ -85,6 +90,10 @@ pub fn build_app(state: AppState) -> impl Endpoint + use<> {
             .body(yaml.clone())
     });
     let body_limit = state.settings.body_limit_bytes;
+    let body_read = crate::http::context::BodyRead {
+        limit: body_limit,
+        timeout: std::time::Duration::from_secs(state.settings.body_timeout_secs.max(1)),
+    };
     // Checked at start (`prepare`), so a bad list never gets this far.
     let trusted = crate::http::client::TrustedProxies::parse(&state.settings.trusted_proxies)
         .unwrap_or_default();
@@ -97,8 +106,10 @@ pub fn build_app(state: AppState) -> impl Endpoint + use<> {
         .data(BodyLimit(body_limit))
         .data(state)
         .around(move |next, req| {
-            let trusted = trusted.clone();
-            async move { crate::http::context::around(next, req, &trusted, body_limit).await }
+            let (trusted, names) = (trusted.clone(), names.clone());
+            async move {
+                crate::http::context::around(next, req, &trusted, body_read, &names).await
+            }
         })
 }
 

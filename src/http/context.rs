@@ -75,6 +75,23 @@ fn nul_in(req: &Request) -> Option<&'static str> {
     }
 }
 
+/// Request heads larger than this, or with more header fields, are answered 431 here,
+/// with a JSON body. (hyper refuses heads past its own, larger, buffer with a bare 431
+/// before any request exists, as it does a request line it cannot parse with a bare 400:
+/// nothing above it can answer those.)
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+const MAX_HEADERS: usize = 64;
+
+fn head_too_large(req: &Request) -> bool {
+    let headers = req.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum::<usize>()
+        + req.uri().to_string().len();
+    headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES
+}
+
 /// The path as the log shows it: a run of 15 or more digits (an identity number, a
 /// mobile with its country code) is masked like the lists mask identity numbers.
 fn loggable(path: &str) -> String {
@@ -123,14 +140,28 @@ fn harden(resp: &mut Response, path: &str) {
     }
 }
 
-/// Outermost middleware: sets up the context, refuses NUL in the path or query, renders
-/// any error as JSON, stamps the request id and the hardening headers on the response
-/// and writes one access-log line.
-/// Reads the whole body before the request is handled, up to `limit` (413 past it),
-/// and hands it on from memory. A handler that takes no body never reads it, and bytes
-/// left unread on the connection would be taken for the start of the next request on it
-/// (seen: a JSON body sent to a POST that takes none made the next request fail).
-async fn buffered(mut req: Request, limit: usize) -> Result<Request, poem::Error> {
+/// How a request body is read: at most `limit` bytes, all of them within `timeout`.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyRead {
+    pub limit: usize,
+    pub timeout: std::time::Duration,
+}
+
+/// Reads the whole body before the request is handled, up to `limit` (413 past it) and
+/// within `timeout` (408 past it: a client sending one byte a minute holds nothing
+/// longer), and hands it on from memory. A handler that takes no body never reads it, and
+/// bytes left unread on the connection would be taken for the start of the next request
+/// on it (seen: a JSON body sent to a POST that takes none made the next request fail).
+async fn buffered(req: Request, rules: BodyRead) -> Result<Request, poem::Error> {
+    match tokio::time::timeout(rules.timeout, read_body(req, rules.limit)).await {
+        Ok(read) => read,
+        Err(_) => Err(poem::Error::from_status(
+            poem::http::StatusCode::REQUEST_TIMEOUT,
+        )),
+    }
+}
+
+async fn read_body(mut req: Request, limit: usize) -> Result<Request, poem::Error> {
     use tokio::io::AsyncReadExt;
     let declared = req
         .headers()
@@ -163,11 +194,15 @@ async fn buffered(mut req: Request, limit: usize) -> Result<Request, poem::Error
     Ok(req)
 }
 
+/// Outermost middleware: sets up the context, refuses NUL in the path or query, reads
+/// the body (see [`buffered`]), renders any error as JSON, stamps the request id and the
+/// hardening headers on the response and writes one access-log line.
 pub async fn around<E: Endpoint>(
     next: E,
     req: Request,
     trusted: &super::client::TrustedProxies,
-    body_limit: usize,
+    body: BodyRead,
+    names: &super::path_names::PathNames,
 ) -> poem::Result<Response> {
     let started = Instant::now();
     let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
@@ -187,6 +222,7 @@ pub async fn around<E: Endpoint>(
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let request_id = ctx.request_id.clone();
+    let path_for_errors = path.clone();
     let mut resp = CONTEXT
         .scope(ctx, async move {
             if let Some(part) = nul_in(&req) {
@@ -197,13 +233,21 @@ pub async fn around<E: Endpoint>(
                 let field = crate::error::FieldError::new(part, "nul_character", msg);
                 return crate::error::ApiError::validation(vec![field]).into_response();
             }
-            let req = match buffered(req, body_limit).await {
+            if head_too_large(&req) {
+                return crate::error::render_poem_error(poem::Error::from_status(
+                    poem::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                ));
+            }
+            let req = match buffered(req, body).await {
                 Ok(req) => req,
                 Err(err) => return crate::error::render_poem_error(err),
             };
             match next.call(req).await {
                 Ok(resp) => resp.into_response(),
-                Err(err) => crate::error::render_poem_error(err),
+                Err(err) => match names.field_error(&path_for_errors, &err) {
+                    Some(field) => crate::error::ApiError::bad_parameter(field).into_response(),
+                    None => crate::error::render_poem_error(err),
+                },
             }
         })
         .await;

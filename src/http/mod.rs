@@ -5,4 +5,6 @@ pub mod body;
 pub mod client;
 pub mod context;
 pub mod limits;
+pub mod path_names;
 pub mod rate_limit;
+pub mod server;

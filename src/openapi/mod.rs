@@ -132,6 +132,18 @@ pub fn published(svc: &OpenApiService<Apis, ()>) -> Published {
     }
 }
 
+/// The path templates of a published spec (its `paths` keys).
+pub fn path_templates(json: &str) -> Vec<String> {
+    serde_json::from_str::<serde_json::Value>(json)
+        .ok()
+        .and_then(|v| {
+            v.get("paths")?
+                .as_object()
+                .map(|p| p.keys().cloned().collect())
+        })
+        .unwrap_or_default()
+}
+
 /// The spec as (YAML, JSON), built without a database.
 pub fn spec_texts() -> (String, String) {
     let state = AppState::disconnected();

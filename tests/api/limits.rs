@@ -239,3 +239,45 @@ async fn json_with_bytes_after_the_value_is_malformed() {
     assert_eq!(a.expect(400)["code"], "malformed_json");
     assert_eq!(app.count(entity::application::Entity).await, 0);
 }
+
+#[tokio::test]
+async fn a_bad_path_parameter_is_named() {
+    let app = TestApp::spawn().await;
+    let token = app.applicant("13800001111").await;
+    let a = app
+        .get("/api/v1/applications/not-a-number", Some(&token))
+        .await;
+    let body = a.expect(400);
+    assert_eq!(body["code"], "invalid_parameter");
+    assert_eq!(body["fields"][0]["field"], "id", "{body}");
+    let bearer = format!("Bearer {token}");
+    let a = app
+        .raw(
+            poem::http::Method::DELETE,
+            "/api/v1/batches/1/items/x",
+            &[("authorization", bearer.as_str())],
+            vec![],
+        )
+        .await;
+    assert_eq!(a.body["fields"][0]["field"], "application_id", "{}", a.body);
+    let a = app
+        .get("/api/v1/applications?limit=many", Some(&token))
+        .await;
+    assert_eq!(a.body["fields"][0]["field"], "limit", "{}", a.body);
+}
+
+#[tokio::test]
+async fn oversized_headers_get_a_json_431() {
+    let app = TestApp::spawn().await;
+    let big = "x".repeat(20 * 1024);
+    let a = app
+        .raw(
+            poem::http::Method::GET,
+            "/health/live",
+            &[("x-padding", big.as_str())],
+            vec![],
+        )
+        .await;
+    assert_eq!(a.status.as_u16(), 431);
+    assert_eq!(a.body["code"], "headers_too_large");
+}

@@ -498,21 +498,27 @@ async fn an_independent_smtp_server_accepts_and_stores_our_messages() {
 
 /// A real SMTP server (raw protocol, one thread per connection) that answers the end of
 /// the first message's data only after `delay`, and every message with its own
-/// Message-ID in the reply. Returns (address, Message-IDs received in order).
-fn slow_smtp_server(delay: std::time::Duration) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+/// Message-ID in the reply. Returns (address, Message-IDs received in order, whether the
+/// late reply has been written).
+type LateFlag = Arc<std::sync::atomic::AtomicBool>;
+fn slow_smtp_server(delay: std::time::Duration) -> (SocketAddr, Arc<Mutex<Vec<String>>>, LateFlag) {
     use std::io::{BufRead, BufReader, Write};
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let got: Arc<Mutex<Vec<String>>> = Arc::default();
     let seen = got.clone();
+    let late: LateFlag = Arc::default();
+    let late_written = late.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let seen = seen.clone();
+            let late_written = late_written.clone();
             std::thread::spawn(move || {
                 let mut out = stream.try_clone().unwrap();
                 let mut lines = BufReader::new(stream);
                 let _ = out.write_all(b"220 slow.test ESMTP\r\n");
                 let mut line = String::new();
+                let mut was_late = false;
                 while lines.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
                     let cmd = line.trim_end().to_ascii_uppercase();
                     let reply: String = if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
@@ -537,6 +543,7 @@ fn slow_smtp_server(delay: std::time::Duration) -> (SocketAddr, Arc<Mutex<Vec<St
                         };
                         if first {
                             std::thread::sleep(delay);
+                            was_late = true;
                         }
                         format!("250 queued {id}\r\n")
                     } else if cmd == "QUIT" {
@@ -545,7 +552,11 @@ fn slow_smtp_server(delay: std::time::Duration) -> (SocketAddr, Arc<Mutex<Vec<St
                     } else {
                         "250 ok\r\n".into()
                     };
-                    if out.write_all(reply.as_bytes()).is_err() {
+                    let written = out.write_all(reply.as_bytes());
+                    if std::mem::take(&mut was_late) {
+                        late_written.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    if written.is_err() {
                         return;
                     }
                     line.clear();
@@ -553,12 +564,14 @@ fn slow_smtp_server(delay: std::time::Duration) -> (SocketAddr, Arc<Mutex<Vec<St
             });
         }
     });
-    (addr, got)
+    (addr, got, late)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_replies_late_gets_each_message_once_and_each_row_its_own_reply() {
-    let (addr, got) = slow_smtp_server(std::time::Duration::from_secs(3));
+    // The reply to the first message comes after the send timeout (1 s) but before the
+    // next round: a connection kept from the first round would hold it unread.
+    let (addr, got, late) = slow_smtp_server(std::time::Duration::from_secs(2));
     let app = TestApp::spawn_with(|s| {
         s.smtp_host = Some(addr.ip().to_string());
         s.smtp_port = Some(addr.port());
@@ -576,9 +589,22 @@ async fn a_server_that_replies_late_gets_each_message_once_and_each_row_its_own_
         )
         .await;
     }
-    // Rounds until everything is sent; the late one is retried after its back-off.
-    for _ in 0..10 {
+    // Rounds until everything is sent; the late one is retried after its back-off. The
+    // second round starts only once the late reply is on the wire.
+    for round in 0..10 {
         drain(&app, &delivery).await;
+        if round == 0 {
+            for _ in 0..200 {
+                if late.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            assert!(
+                late.load(std::sync::atomic::Ordering::SeqCst),
+                "the late reply was written"
+            );
+        }
         if rows(&app).await.iter().all(|r| r.status.as_str() == "sent") {
             break;
         }

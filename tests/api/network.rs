@@ -1,6 +1,6 @@
-//! Tests that need a real TCP server: per-client limits keyed by address (a new
-//! connection is not a new client), `X-Forwarded-For` from a trusted proxy only, and
-//! sign-ins arriving all at once.
+//! Tests that need a real TCP server (the one `anju serve` runs): per-client limits keyed
+//! by address (a new connection is not a new client), `X-Forwarded-For` from a trusted
+//! proxy only, sign-ins arriving all at once, and clients that are slow on purpose.
 
 use std::sync::Arc;
 
@@ -8,21 +8,33 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use poem::EndpointExt;
-use poem::listener::{Acceptor, Listener, TcpListener};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::helpers::{PASSWORD, TestApp};
 
-/// The app served on a real port; returns its base URL.
+/// The app served on a real port by the server loop `anju serve` uses, with the app's
+/// settings; returns its base URL.
 async fn serve(app: &TestApp) -> String {
-    let acceptor = TcpListener::bind("127.0.0.1:0")
-        .into_acceptor()
-        .await
-        .unwrap();
-    let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
-    let ep = anju::startup::build_app(app.state.clone()).map_to_response();
-    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(ep));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let settings = &app.state.settings;
+    let limits = anju::http::server::ConnectionLimits {
+        header_timeout: std::time::Duration::from_secs(settings.header_timeout_secs),
+        max_connections: anju::http::server::connection_cap(
+            settings.max_connections,
+            settings.db_pool_size,
+        ),
+    };
+    let ep = anju::startup::build_app(app.state.clone());
+    tokio::spawn(anju::http::server::serve(
+        listener,
+        ep,
+        limits,
+        std::future::pending(),
+        std::time::Duration::from_secs(1),
+    ));
     format!("http://{addr}")
 }
 
@@ -254,4 +266,92 @@ async fn a_database_that_is_gone_answers_503_with_retry_after_not_500() {
     assert_eq!(a.status.as_u16(), 503, "{}", a.body);
     assert!(a.headers.get("retry-after").is_some());
     app.get("/health/ready", None).await.expect(503);
+}
+
+/// Reads until the server closes the connection; what it sent before closing.
+/// (Bounded at 20 s so a server that never closes fails the test instead of hanging it.)
+async fn until_closed(stream: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        stream.read_to_end(&mut got),
+    )
+    .await;
+    assert!(read.is_ok(), "the server kept a slow connection open");
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+async fn connect(base: &str) -> TcpStream {
+    TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn half_a_header_is_cut_off() {
+    let app = TestApp::spawn_with(|s| s.header_timeout_secs = 1).await;
+    let base = serve(&app).await;
+    let mut slow = connect(&base).await;
+    slow.write_all(b"GET /health/live HTTP/1.1\r\nHost: anju\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let answer = until_closed(&mut slow).await;
+    assert!(
+        !answer.contains("200 OK"),
+        "a request whose head never ended was not served: {answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_trickles_gets_a_json_408() {
+    let app = TestApp::spawn_with(|s| s.body_timeout_secs = 1).await;
+    let base = serve(&app).await;
+    let mut slow = connect(&base).await;
+    slow.write_all(
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: anju\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+    )
+    .await
+    .unwrap();
+    let answer = until_closed(&mut slow).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"request_timeout\""), "{answer}");
+}
+
+#[tokio::test]
+async fn past_the_connection_cap_new_clients_wait_for_a_slot_and_are_served() {
+    let app = TestApp::spawn_with(|s| {
+        s.max_connections = 3;
+        s.header_timeout_secs = 2;
+    })
+    .await;
+    let base = serve(&app).await;
+    // Three connections that say nothing hold every slot.
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        let mut c = connect(&base).await;
+        c.write_all(b"GET /he").await.unwrap();
+        idle.push(c);
+    }
+    // A fourth client is served, but only once the server has cut an idle one loose.
+    let mut fresh = connect(&base).await;
+    fresh
+        .write_all(b"GET /health/live HTTP/1.1\r\nHost: anju\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = until_closed(&mut fresh).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let mut closed = 0;
+    for c in &mut idle {
+        let mut buf = [0u8; 256];
+        // Already closed by the server: the read returns at once (EOF or reset).
+        match tokio::time::timeout(std::time::Duration::from_millis(50), c.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => closed += 1,
+            Ok(Ok(_)) => closed += 1,
+            Err(_) => {}
+        }
+    }
+    assert!(
+        closed >= 1,
+        "the fourth client was served while all three slots were held"
+    );
 }
