@@ -64,13 +64,17 @@ async fn check(state: &AppState) -> Result<(), NotReady> {
     Ok(())
 }
 
-/// The database file opens for writing, and 16 KiB can be written and synced beside it.
+/// The database file is not read-only, and 16 KiB can be written and synced beside it.
+///
+/// The database file itself is never opened here: closing any descriptor of it releases
+/// every POSIX lock this process holds on it, SQLite's included (seen: after a crash
+/// and restart, the outbox worker's writes stalled for good while readiness polled).
 fn writable(db: &str) -> Result<(), NotReady> {
     use std::io::Write;
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(db)
-        .map_err(|_| NotReady::ReadOnly)?;
+    let meta = std::fs::metadata(db).map_err(|_| NotReady::ReadOnly)?;
+    if meta.permissions().readonly() {
+        return Err(NotReady::ReadOnly);
+    }
     let probe = format!("{db}.ready-probe");
     let written = std::fs::File::create(&probe)
         .and_then(|mut f| f.write_all(&[0u8; 16 * 1024]).and_then(|_| f.sync_all()));
