@@ -445,6 +445,16 @@ impl From<crate::auth::AuthError> for ApiError {
                 vec![],
             )
             .retry_after(3600),
+            E::TooManyResets => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                &Msg::new(
+                    "申请重置密码过于频繁，请一小时后再试",
+                    "Too many password-reset requests; try again in an hour",
+                ),
+                vec![],
+            )
+            .retry_after(3600),
             E::Busy => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "busy",

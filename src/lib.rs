@@ -24,3 +24,4 @@ pub mod settings;
 pub mod startup;
 pub mod state;
 pub mod values;
+pub mod web;

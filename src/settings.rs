@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 pub struct Settings {
     /// Address the HTTP server binds.
     pub listen: String,
+    /// The address people reach the service at, for links in e-mails (a password reset);
+    /// `https://…` also marks the browser's cookies `Secure`.
+    pub public_url: String,
     /// `sqlite://path?mode=rwc` (default) or `postgres://user@host/db`.
     pub database_url: String,
     /// Database connections in the pool (at least 2).
@@ -94,6 +97,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             listen: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
             database_url: "sqlite://anju.db?mode=rwc".into(),
             db_pool_size: 8,
             token_ttl_minutes: 12 * 60,

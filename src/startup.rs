@@ -97,8 +97,12 @@ pub fn build_app(state: AppState) -> impl Endpoint + use<> {
     // Checked at start (`prepare`), so a bad list never gets this far.
     let trusted = crate::http::client::TrustedProxies::parse(&state.settings.trusted_proxies)
         .unwrap_or_default();
+    // The API answers under /api and /health; every other path is the web pages'.
+    let api = std::sync::Arc::new(poem::IntoEndpoint::into_endpoint(api));
     Route::new()
-        .nest("/", api)
+        .nest_no_strip("/api", api.clone())
+        .nest_no_strip("/health", api)
+        .nest("/", crate::web::routes())
         .nest("/docs", docs)
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml)

@@ -29,6 +29,7 @@ const OWNERS: &[(&str, &str)] = &[
     ("user_account", "auth"),
     ("staff_scope", "auth"),
     ("session_token", "auth"),
+    ("password_reset", "auth"),
     ("login_throttle", "auth"),
     ("batch", "batches"),
     ("batch_item", "batches"),
@@ -384,4 +385,28 @@ fn the_rules_themselves_see_what_they_look_for() {
     let f = functions("fn a() {\n    x;\n}\n\npub async fn b(\n    y: i32,\n) -> u8 {\n    1\n}\n");
     assert_eq!(f, vec![("a".to_string(), 3), ("b".to_string(), 5)]);
     assert!(domain_graph().contains_key("review"));
+}
+
+/// The web pages sit above every domain: they call the same service functions as the API
+/// handlers, never a repository, an entity or the database; and no domain knows them.
+#[test]
+fn the_web_pages_use_services_only_and_no_domain_uses_them() {
+    let mut problems = Vec::new();
+    for (path, text) in src() {
+        let code = code(&text);
+        let rel = path
+            .strip_prefix(Path::new(env!("CARGO_MANIFEST_DIR")).join("src"))
+            .unwrap();
+        let in_web = rel.starts_with("web");
+        if in_web {
+            for banned in ["entity::", "sea_orm", "repository", "crate::db::"] {
+                if code.contains(banned) {
+                    problems.push(format!("{}: names {banned}", rel.display()));
+                }
+            }
+        } else if domain_of(&path).is_some() && code.contains("crate::web") {
+            problems.push(format!("{}: a domain names the web pages", rel.display()));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
 }

@@ -20,6 +20,7 @@ pub mod member_key;
 pub mod number_sequence;
 pub mod objection;
 pub mod outbox_message;
+pub mod password_reset;
 pub mod place;
 pub mod policy;
 pub mod session_token;

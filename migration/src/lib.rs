@@ -11,6 +11,7 @@ mod m20261130_000004_review;
 mod m20261130_000005_batches;
 mod m20261130_000006_report_counters;
 mod m20261201_000007_lifecycle;
+mod m20261201_000008_password_reset;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_batches::Migration),
             Box::new(m20261130_000006_report_counters::Migration),
             Box::new(m20261201_000007_lifecycle::Migration),
+            Box::new(m20261201_000008_password_reset::Migration),
         ]
     }
 }

@@ -13,6 +13,7 @@ use super::domain::Role;
 use super::service::{self, Account, NewAccount};
 use crate::error::ApiError;
 use crate::http::body::JsonBody;
+use crate::i18n::Lang;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 
@@ -48,6 +49,44 @@ pub struct LoginRequest {
     /// Password.
     #[oai(validator(max_length = 128))]
     pub password: String,
+}
+
+/// Asking for a password-reset link.
+#[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    /// Mobile number or e-mail address of the account.
+    #[oai(validator(max_length = 254))]
+    pub login: String,
+}
+
+/// Setting a new password with a reset link's token.
+#[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
+#[serde(deny_unknown_fields)]
+pub struct ResetConfirm {
+    /// The token from the e-mailed link (the last part of its path).
+    #[oai(validator(max_length = 128))]
+    pub token: String,
+    /// The new password, 8 to 128 characters.
+    #[oai(validator(max_length = 128))]
+    pub password: String,
+}
+
+#[derive(ApiResponse)]
+pub enum ResetRequested {
+    /// If the account exists and has an e-mail address, a link is on its way. The answer
+    /// is the same either way.
+    #[oai(status = 202)]
+    Accepted,
+}
+
+#[derive(ApiResponse)]
+pub enum ResetDone {
+    /// The password is changed; every session of the account has ended.
+    #[oai(status = 204)]
+    Done,
 }
 
 /// A place in a staff account's scope.
@@ -235,6 +274,42 @@ impl AuthApi {
     async fn logout(&self, auth: BearerAuth) -> Result<LogoutResponse, ApiError> {
         service::logout(&self.state, &auth.0).await?;
         Ok(LogoutResponse::Revoked)
+    }
+
+    /// Ask for a password-reset link
+    ///
+    /// E-mails a link (through the outbox) to the account's e-mail address, good for 30
+    /// minutes and once. The answer is the same whether or not the account exists; five
+    /// requests an hour per client address and per account (429 beyond).
+    #[oai(
+        path = "/password-reset",
+        method = "post",
+        operation_id = "auth_password_reset"
+    )]
+    async fn password_reset(
+        &self,
+        body: JsonBody<ResetRequest>,
+    ) -> Result<ResetRequested, ApiError> {
+        let client = crate::http::context::client_key();
+        super::reset::request(&self.state, &body.0.login, Lang::current(), &client).await?;
+        Ok(ResetRequested::Accepted)
+    }
+
+    /// Set a new password with a reset link
+    ///
+    /// A link that is unknown, used or expired is refused (422 on `token`); a link
+    /// works once, and every session of the account ends.
+    #[oai(
+        path = "/password-reset/confirm",
+        method = "post",
+        operation_id = "auth_password_reset_confirm"
+    )]
+    async fn password_reset_confirm(
+        &self,
+        body: JsonBody<ResetConfirm>,
+    ) -> Result<ResetDone, ApiError> {
+        super::reset::complete(&self.state, &body.0.token, &body.0.password).await?;
+        Ok(ResetDone::Done)
     }
 
     /// The caller's own account

@@ -263,3 +263,77 @@ pub async fn clear_throttle(db: &impl ConnectionTrait, key: &str) -> Result<(), 
         .await?;
     Ok(())
 }
+
+pub async fn insert_reset(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    token_hash: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    entity::password_reset::ActiveModel {
+        user_id: Set(user_id),
+        token_hash: Set(token_hash.to_string()),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+        used_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Marks an unused, unexpired link used; the user it was for, if it was such a link.
+/// One statement, so a link clicked twice at once works once.
+pub async fn use_reset(
+    db: &impl ConnectionTrait,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, DbErr> {
+    use entity::password_reset as pr;
+    let Some(row) = pr::Entity::find()
+        .filter(pr::Column::TokenHash.eq(token_hash))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let done = pr::Entity::update_many()
+        .col_expr(pr::Column::UsedAt, Some(now).into())
+        .filter(pr::Column::Id.eq(row.id))
+        .filter(pr::Column::UsedAt.is_null())
+        .filter(pr::Column::ExpiresAt.gt(now))
+        .exec(db)
+        .await?;
+    Ok((done.rows_affected == 1).then_some(row.user_id))
+}
+
+/// Whether a link is still good (for showing the form; using it checks again).
+pub async fn reset_is_live(
+    db: &impl ConnectionTrait,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use entity::password_reset as pr;
+    Ok(pr::Entity::find()
+        .filter(pr::Column::TokenHash.eq(token_hash))
+        .filter(pr::Column::UsedAt.is_null())
+        .filter(pr::Column::ExpiresAt.gt(now))
+        .one(db)
+        .await?
+        .is_some())
+}
+
+pub async fn set_password(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    password_hash: &str,
+) -> Result<(), DbErr> {
+    user_account::Entity::update_many()
+        .col_expr(user_account::Column::PasswordHash, password_hash.into())
+        .filter(user_account::Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

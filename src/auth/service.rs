@@ -34,6 +34,8 @@ pub enum AuthError {
     Busy,
     #[error("too many registrations from this address; try later")]
     TooManyRegistrations,
+    #[error("too many password-reset requests; try later")]
+    TooManyResets,
 }
 
 /// A stored account with its scope, as the API shows it.
@@ -130,7 +132,7 @@ fn validate(input: NewAccount, today: chrono::NaiveDate) -> Result<ValidAccount,
     }
 }
 
-async fn hash(state: &AppState, password: String) -> Result<String, AuthError> {
+pub(super) async fn hash(state: &AppState, password: String) -> Result<String, AuthError> {
     super::hashing::bounded(state, move || domain::hash_password(&password))
         .await
         .map_err(|_| AuthError::Busy)?

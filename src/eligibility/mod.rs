@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod engine;
+pub mod guide;
 pub mod input;
 pub mod policy;
 mod repository;

@@ -294,3 +294,18 @@ pub async fn latest_outcomes(
         .map(|r| (r.application_id, r.eligible))
         .collect())
 }
+
+/// The versions in force today for each programme, for the start page and the quick
+/// check (from the cache: these pages only read).
+pub async fn in_force_today(
+    state: &AppState,
+) -> Result<Vec<std::sync::Arc<PolicyDocument>>, DbErr> {
+    let today = crate::clock::local_date(state.clock.now());
+    let mut out = Vec::new();
+    for &p in Programme::ALL {
+        if let Some(doc) = policy_in_force_cached(state, p, today).await? {
+            out.push(doc);
+        }
+    }
+    Ok(out)
+}

@@ -334,6 +334,31 @@ pub fn registration_attempt(lang: Lang, name: &str) -> Rendered {
     )
 }
 
+/// A link to set a new password.
+pub fn password_reset(lang: Lang, name: &str, link: &str, minutes: i64) -> Rendered {
+    render(
+        pick(lang, "重置密码".into(), "Reset your password".into()),
+        &[
+            greeting(lang, name),
+            pick(
+                lang,
+                format!(
+                    "请在 {minutes} 分钟内打开以下链接设置新密码（链接只能使用一次）：\n{link}"
+                ),
+                format!(
+                    "Open this link within {minutes} minutes to set a new password (it works once):\n{link}"
+                ),
+            ),
+            pick(
+                lang,
+                "如果不是您本人申请，请忽略本邮件，您的密码不会改变。".into(),
+                "If you did not ask for this, ignore this message; your password stays as it is."
+                    .into(),
+            ),
+        ],
+    )
+}
+
 /// Confirmation that the applicant withdrew.
 pub fn withdrawal_confirmation(lang: Lang, name: &str, number: &str) -> Rendered {
     render(

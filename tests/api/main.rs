@@ -21,3 +21,4 @@ mod review;
 mod security;
 mod startup;
 mod users;
+mod web;
