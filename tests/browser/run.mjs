@@ -1,0 +1,372 @@
+// End-to-end tests of the applicant pages in Debian's Chromium, against a real
+// `anju serve` on SQLite (run by .ci/run):
+//
+//     node tests/browser/run.mjs <anju-binary> [screenshot-dir]
+//
+// A new applicant checks eligibility, registers, fills the form with three mistakes,
+// sees all three in the summary, fixes them, submits, prints the receipt (one A4 page)
+// and sees the status; a second applicant gets 404 on the first one's pages; the notice
+// page takes an objection; the same flow runs again in English with JavaScript disabled;
+// axe-core checks every page the first run visits and fails on any serious or critical
+// violation. Exits non-zero on the first failure, naming it.
+
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const BIN = path.resolve(process.argv[2] ?? 'target/debug/anju');
+const SHOTS = process.argv[3] ? path.resolve(process.argv[3]) : null;
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const ADMIN = { login: 'admin@anju.test', password: 'browser-admin-password' };
+const COMMUNITY = '410104003-01';
+
+function fail(message) {
+  console.error(`FATAL: ${message}`);
+  process.exitCode = 1;
+  throw new Error(message);
+}
+
+function check(ok, message) {
+  if (!ok) fail(message);
+}
+
+/** A valid identity number (GB 11643 check character). */
+function idNumber(address, birth, seq) {
+  const body = `${address}${birth}${String(seq).padStart(3, '0')}`;
+  const w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+  const sum = [...body].reduce((s, c, i) => s + Number(c) * w[i], 0);
+  return body + '10X98765432'[sum % 11];
+}
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'anju-browser-'));
+const port = await freePort();
+const BASE = `http://127.0.0.1:${port}`;
+const server = spawn(BIN, ['serve'], {
+  env: {
+    ...process.env,
+    ANJU_DATABASE_URL: `sqlite://${work}/anju.db?mode=rwc`,
+    ANJU_LISTEN: `127.0.0.1:${port}`,
+    ANJU_PUBLIC_URL: BASE,
+    ANJU_MAIL_DIR: path.join(work, 'mail'),
+    ANJU_LOG: 'warn',
+    ANJU_BOOTSTRAP_ADMIN_LOGIN: ADMIN.login,
+    ANJU_BOOTSTRAP_ADMIN_PASSWORD: ADMIN.password,
+    ANJU_REGISTER_PER_HOUR: '1000',
+  },
+  stdio: ['ignore', fs.openSync(path.join(work, 'serve.log'), 'w'), 'inherit'],
+});
+
+async function api(method, p, body, token, headers = {}) {
+  const res = await fetch(BASE + p, {
+    method,
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+async function waitReady() {
+  for (let i = 0; i < 300; i++) {
+    try {
+      const r = await fetch(`${BASE}/health/ready`);
+      if (r.status === 200) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  fail('the server did not become ready');
+}
+
+/** A case on public notice, made through the API as staff would. */
+async function caseOnNotice() {
+  const admin = (await api('POST', '/api/v1/auth/login', ADMIN)).body.token;
+  const reviewer = { login: 'reviewer@anju.test', password: 'browser-reviewer-password' };
+  const made = await api('POST', '/api/v1/admin/users', {
+    role: 'reviewer', display_name: '审核员', email: reviewer.login, password: reviewer.password, places: [COMMUNITY],
+  }, admin);
+  check(made.status === 201, `creating a reviewer: ${made.status} ${JSON.stringify(made.body)}`);
+  const rtoken = (await api('POST', '/api/v1/auth/login', reviewer)).body.token;
+  await api('POST', '/api/v1/auth/register', { mobile: '13700000001', password: 'notice-password', display_name: '公示户' });
+  const atoken = (await api('POST', '/api/v1/auth/login', { login: '13700000001', password: 'notice-password' })).body.token;
+  const form = {
+    programme: 'public_rental', applicant_class: 'local', community_code: COMMUNITY, filed_at: 'hukou',
+    contact_mobile: '13700000001', language: 'zh', consent_verification: true, declaration_truthful: true,
+    members: [{ relationship: 'applicant', name: '赵公示', id_number: idNumber('410104', '19800101', 91), gender: 'male',
+      marital_status: 'single', hukou_city: '郑州', hukou_since: '2005-03-01', annual_income_fen: 2_000_000 }],
+    housing: [], transfers: [], documents: ['id_card', 'hukou_book'],
+  };
+  const draft = await api('POST', '/api/v1/applications', form, atoken);
+  check(draft.status === 201, `draft: ${JSON.stringify(draft.body)}`);
+  const sub = await api('POST', `/api/v1/applications/${draft.body.id}/submit`, {}, atoken, { 'idempotency-key': 'notice-1' });
+  check(sub.status === 201 && sub.body.status === 'eligible', `submit: ${JSON.stringify(sub.body)}`);
+  let v = (await api('GET', `/api/v1/applications/${draft.body.id}`, undefined, rtoken)).body.version;
+  v = (await api('POST', `/api/v1/applications/${draft.body.id}/actions`, { action: 'accept', version: v }, rtoken)).body.version;
+  const passed = await api('POST', `/api/v1/applications/${draft.body.id}/actions`, { action: 'pass_review', version: v, comment: '属实' }, rtoken);
+  check(passed.status === 200, `pass_review: ${JSON.stringify(passed.body)}`);
+  return sub.body.number;
+}
+
+const audited = new Set();
+
+/** axe-core's serious and critical findings on the page (WCAG 2.1 A and AA rules). */
+async function violations(page) {
+  await page.addScriptTag({ content: AXE });
+  const result = await page.evaluate(async () =>
+    // eslint-disable-next-line no-undef
+    await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+async function axe(page, label) {
+  const url = new URL(page.url()).pathname;
+  const bad = await violations(page);
+  if (bad.length) {
+    const detail = bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')}`);
+    fail(`axe on ${label} (${url}):\n  ${detail.join('\n  ')}`);
+  }
+  audited.add(url.replace(/\d+/g, '{n}'));
+}
+
+/** The error summary's links: [{href, text}]. */
+async function summary(page) {
+  return page.$$eval('.error-summary a', (as) => as.map((a) => ({ href: a.getAttribute('href'), text: a.textContent })));
+}
+
+async function fillMembers(page, members) {
+  for (let i = 0; i < members.length; i++) {
+    if (i > 0) await page.getByRole('button', { name: /添加一名家庭成员|Add a household member/ }).click();
+    const m = members[i];
+    await page.selectOption(`#f-members-${i}-relationship`, m.relationship);
+    await page.fill(`#f-members-${i}-name`, m.name);
+    await page.fill(`#f-members-${i}-id_number`, m.id);
+    await page.check(`input[name="members[${i}].gender"][value="${m.gender}"]`);
+    await page.selectOption(`#f-members-${i}-marital_status`, m.marital);
+    await page.fill(`#f-members-${i}-hukou_city`, '郑州');
+    await page.fill(`#f-members-${i}-hukou_since`, '2005-03-01');
+  }
+}
+
+/** One applicant's whole journey. `t` picks the text for the language in use. */
+async function journey(context, { mobile, t, audit, shots }) {
+  const page = await context.newPage();
+  const visit = async (label) => {
+    if (audit) await axe(page, label);
+  };
+  await page.goto(`${BASE}/`);
+  check((await page.title()).length > 0, 'the start page has a title');
+  await visit('start');
+
+  // Do I qualify?
+  await page.goto(`${BASE}/check`);
+  await visit('check');
+  await page.check('input[name="programme"][value="public_rental"]');
+  await page.check('input[name="applicant_class"][value="local"]');
+  await page.fill('#f-household_size', '2');
+  await page.fill('#f-applicant_age', '38');
+  await page.fill('#f-hukou_years', '12');
+  await page.fill('#f-annual_income', '48000');
+  await page.fill('#f-housing_area', '0');
+  await page.getByRole('button', { name: t('查看结果', 'Check') }).click();
+  check(await page.getByText(t('看来符合申请条件', 'you appear to qualify')).count() > 0, 'the quick check says eligible');
+  await visit('check result');
+
+  // Register and sign in.
+  await page.goto(`${BASE}/register`);
+  await visit('register');
+  await page.fill('#f-display_name', '王小明');
+  await page.fill('#f-mobile', mobile);
+  await page.fill('#f-email', `${mobile}@example.org`);
+  await page.fill('#f-password', 'a-long-password');
+  await page.getByRole('button', { name: t('注册', 'Register') }).click();
+  await visit('registered');
+  await page.fill('#f-login', mobile);
+  await page.fill('#f-password', 'a-long-password');
+  await page.getByRole('button', { name: t('登录', 'Sign in') }).click();
+  check(new URL(page.url()).pathname === '/applications', `signed in lands on my applications, not ${page.url()}`);
+  await visit('my applications (empty)');
+
+  // The form, step by step.
+  await page.goto(`${BASE}/apply`);
+  await visit('apply: household');
+  await page.check('input[name="programme"][value="public_rental"]');
+  await page.check('input[name="applicant_class"][value="local"]');
+  await page.selectOption('#f-community_code', COMMUNITY);
+  await page.check('input[name="filed_at"][value="hukou"]');
+  await page.getByRole('button', { name: t('保存并继续', 'Save and continue') }).last().click();
+  check(page.url().endsWith('/edit/members'), `after the first step: ${page.url()}`);
+  const id = page.url().split('/')[4];
+  const seq = Number(mobile.slice(-3)) % 900 + 1;
+  await fillMembers(page, [
+    { relationship: 'applicant', name: '王小明', id: idNumber('410104', '19850715', seq * 2 + 1 > 999 ? 1 : seq * 2 + 1), gender: 'male', marital: 'married' },
+    { relationship: 'spouse', name: '李小红', id: idNumber('410104', '19870302', 24), gender: 'female', marital: 'married' },
+  ]);
+  await visit('apply: members');
+  await page.getByRole('button', { name: t('保存并继续', 'Save and continue') }).last().click();
+  check(page.url().endsWith('/edit/income'), `after members: ${page.url()} ${JSON.stringify(await summary(page))}`);
+  await visit('apply: income');
+  await page.fill('#f-members-0-annual_income_fen', '36000');
+  await page.fill('#f-members-1-annual_income_fen', '24000');
+  await page.getByRole('button', { name: t('保存并继续', 'Save and continue') }).last().click();
+  await visit('apply: housing');
+  await page.getByRole('button', { name: t('添加一处现住房', 'Add a dwelling you live in or hold') }).click();
+  await page.fill('#f-housing-0-address', '郑州市管城区惠工街 1 号');
+  await page.fill('#f-housing-0-area_m2', '30');
+  await page.selectOption('#f-housing-0-nature', 'rented_private');
+  await page.getByRole('button', { name: t('保存并继续', 'Save and continue') }).last().click();
+  check(page.url().endsWith('/edit/contact'), `after housing: ${page.url()}`);
+  await visit('apply: contact');
+  if (shots) await page.screenshot({ path: path.join(shots, 'form.png'), fullPage: true });
+  // Three mistakes: no mobile, no documents, no declaration.
+  await page.check('#f-consent_verification');
+  await page.getByRole('button', { name: t('保存并继续', 'Save and continue') }).last().click();
+  check(page.url().endsWith('/review'), `to the review page: ${page.url()}`);
+  await visit('review');
+  await page.getByRole('button', { name: t('提交申请', 'Submit') }).last().click();
+  const problems = await summary(page);
+  check(problems.length === 3, `three problems in the summary, not ${JSON.stringify(problems)}`);
+  for (const f of ['contact_mobile', 'documents', 'declaration_truthful']) {
+    check(problems.some((p) => p.href.endsWith(`#f-${f}`)), `the summary links to ${f}: ${JSON.stringify(problems)}`);
+  }
+  await visit('review with problems');
+  // Fix them from the summary's link.
+  await page.click(`.error-summary a[href$="#f-contact_mobile"]`);
+  check(page.url().includes('/edit/contact#f-contact_mobile'), `the link leads to the field: ${page.url()}`);
+  await page.fill('#f-contact_mobile', mobile);
+  await page.check('input[name="documents"][value="id_card"]');
+  await page.check('input[name="documents"][value="hukou_book"]');
+  await page.check('#f-declaration_truthful');
+  await page.getByRole('button', { name: t('保存并继续', 'Save and continue') }).last().click();
+  // Submit; then the back button and submitting the same page again makes no second one.
+  await page.getByRole('button', { name: t('提交申请', 'Submit') }).last().click();
+  check(page.url().endsWith(`/applications/${id}/receipt`), `submitted to the receipt: ${page.url()} ${JSON.stringify(await summary(page))}`);
+  const number = (await page.locator('dd strong').first().textContent()).trim();
+  check(/^410104003-\d{4}-\d{6}$/.test(number), `a case number on the receipt: ${number}`);
+  await visit('receipt');
+  if (audit) {
+    const pdf = await page.pdf({ format: 'A4', printBackground: false });
+    const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) || []).length;
+    check(pages === 1, `the receipt prints on one A4 page, not ${pages}`);
+  }
+  await page.goBack();
+  await page.goBack();
+  if (await page.getByRole('button', { name: t('提交申请', 'Submit') }).count() > 0) {
+    await page.getByRole('button', { name: t('提交申请', 'Submit') }).last().click();
+  }
+  await page.goto(`${BASE}/applications`);
+  const rows = await page.locator('tbody tr').count();
+  check(rows === 1, `one application in my list after a repeat, not ${rows}`);
+  await page.goto(`${BASE}/applications/${id}`);
+  check(await page.getByText(t('符合条件，待受理', 'Eligible, waiting to be accepted')).count() > 0, 'the case page shows the status');
+  check(await page.locator('.tag.pass').count() > 0, 'the decision rule by rule');
+  await visit('case');
+  if (shots) await page.screenshot({ path: path.join(shots, 'case.png') });
+  await page.close();
+  return { id, number };
+}
+
+let browser;
+try {
+  await waitReady();
+  const onNotice = await caseOnNotice();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu'],
+  });
+  const phone = { viewport: { width: 360, height: 780 }, deviceScaleFactor: 1, bypassCSP: true };
+
+  // 0. The accessibility check can fail: a page with an unlabelled input and an image
+  // without text must be refused.
+  {
+    const ctx = await browser.newContext({ bypassCSP: true });
+    const p = await ctx.newPage();
+    await p.setContent('<!doctype html><html lang="en"><title>t</title><main><img src="x.png"><input type="text"></main></html>');
+    const found = (await violations(p)).map((v) => v.id);
+    check(found.includes('image-alt') && found.includes('label'), `axe missed known faults: ${found}`);
+    await ctx.close();
+  }
+  const zh = (a) => a;
+
+  // 1. The applicant, in Chinese, with JavaScript, every page audited.
+  const first = await browser.newContext({ ...phone });
+  if (SHOTS) fs.mkdirSync(SHOTS, { recursive: true });
+  const mine = await journey(first, { mobile: '13800001001', t: zh, audit: true, shots: SHOTS });
+  console.log(`applicant 1 submitted ${mine.number}`);
+
+  // 2. Someone else's pages are not found.
+  const second = await browser.newContext({ ...phone });
+  const p2 = await second.newPage();
+  await p2.goto(`${BASE}/register`);
+  await p2.fill('#f-display_name', '张三');
+  await p2.fill('#f-mobile', '13800002002');
+  await p2.fill('#f-password', 'another-long-password');
+  await p2.getByRole('button', { name: '注册' }).click();
+  await p2.fill('#f-login', '13800002002');
+  await p2.fill('#f-password', 'another-long-password');
+  await p2.getByRole('button', { name: '登录' }).click();
+  for (const suffix of ['', '/receipt', '/edit/members', '/withdraw']) {
+    const res = await p2.goto(`${BASE}/applications/${mine.id}${suffix}`);
+    check(res.status() === 404, `another applicant's /applications/${mine.id}${suffix} answers ${res.status()}`);
+    check(!(await p2.content()).includes(mine.number), 'and shows nothing of it');
+  }
+  await axe(p2, '404');
+
+  // 3. The public notice and an objection.
+  const p3 = await first.newPage();
+  await p3.goto(`${BASE}/notices`);
+  check((await p3.content()).includes(onNotice), `the notice lists ${onNotice}`);
+  await axe(p3, 'notices');
+  await p3.fill('#f-number', onNotice);
+  await p3.getByRole('button', { name: '查找' }).click();
+  check((await p3.locator('tbody tr').count()) === 1, 'searching by number finds the one case');
+  await p3.getByRole('link', { name: new RegExp(`提出异议`) }).first().click();
+  await axe(p3, 'objection form');
+  await p3.fill('#f-name', '孙');
+  await p3.fill('#f-contact', '13912345678');
+  await p3.fill('#f-content', '该户有自有住房');
+  await p3.getByRole('button', { name: '提交异议' }).click();
+  check(await p3.getByText('异议已收到').count() > 0, 'the objection is received');
+  await axe(p3, 'objection received');
+
+  // 4. In English, with JavaScript disabled: the whole journey again.
+  const plain = await browser.newContext({ ...phone, javaScriptEnabled: false });
+  const cookieSetter = await plain.newPage();
+  await cookieSetter.goto(`${BASE}/lang/en?back=/`);
+  check((await cookieSetter.getAttribute('html', 'lang')) === 'en', 'the switch turns the page English');
+  await cookieSetter.close();
+  const en = (_zh, e) => e;
+  const theirs = await journey(plain, { mobile: '13800003003', t: en, audit: false, shots: null });
+  console.log(`applicant 3 (English, no JavaScript) submitted ${theirs.number}`);
+
+  console.log(`axe: no serious or critical violation on ${audited.size} kinds of page`);
+  console.log('browser tests: passed');
+} catch (e) {
+  if (!process.exitCode) {
+    console.error(e);
+    process.exitCode = 1;
+  }
+  const log = path.join(work, 'serve.log');
+  if (fs.existsSync(log)) console.error(fs.readFileSync(log, 'utf8').slice(-3000));
+} finally {
+  if (browser) await browser.close();
+  server.kill('SIGTERM');
+}
