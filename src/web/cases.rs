@@ -116,6 +116,8 @@ struct CasePage {
     policy_version: String,
     lines: Vec<RuleLine>,
     history: Vec<Entry>,
+    /// Unusual values a reviewer will confirm (they did not block submission).
+    warnings: Vec<String>,
     sections: Vec<super::apply::Section>,
 }
 
@@ -188,6 +190,11 @@ fn case_page(web: &Web, d: CaseDetail) -> CasePage {
         policy_version,
         lines,
         history,
+        warnings: d
+            .warnings
+            .iter()
+            .map(|w| if lang == Lang::En { w.en.clone() } else { w.zh.clone() })
+            .collect(),
         sections: super::apply::sections(d.case.id, &d.form, community.as_deref(), lang),
     }
 }

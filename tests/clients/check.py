@@ -142,14 +142,14 @@ def smoke_through_client(base):
     from anju_client.api.applications import applications_create, applications_get, applications_submit
     from anju_client.api.auth import auth_login, auth_register
     from anju_client.models import (
-        ApplicationForm, ApplicationView, LoginRequest, LoginView, ReceiptView, RegisterRequest,
-        SubmitRequest, UserView,
+        ApplicationForm, ApplicationView, LoginRequest, LoginView, ReceiptView, RegisterRequest, RegistrationView,
+        SubmitRequest,
     )
 
     anonymous = Client(base_url=base)
     user = auth_register.sync(client=anonymous, body=RegisterRequest(
         email="client@example.org", password="a-long-password", display_name="王小明"))
-    if not isinstance(user, UserView):
+    if not isinstance(user, RegistrationView):
         fail(f"register: {user}")
     login = auth_login.sync(client=anonymous, body=LoginRequest(login="client@example.org", password="a-long-password"))
     if not isinstance(login, LoginView):
