@@ -83,7 +83,10 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> 
         return Err(ApiError::unauthorized().into());
     };
     match check.principal(state, &bearer.token).await {
-        Ok(Some(principal)) => Ok(principal),
+        Ok(Some(principal)) => {
+            tracing::Span::current().record("user_id", principal.user_id);
+            Ok(principal)
+        }
         Ok(None) => Err(ApiError::unauthorized().into()),
         Err(err) => Err(ApiError::from(err).into()),
     }

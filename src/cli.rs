@@ -57,6 +57,31 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Check the settings.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Copy the SQLite database to PATH while the service runs, and check the copy
+    /// (on PostgreSQL: print the pg_dump command to use).
+    Backup {
+        /// The new file to write (never overwritten).
+        path: std::path::PathBuf,
+    },
+    /// Check a copy made by `anju backup` and put it in place of the SQLite database;
+    /// every `anju serve` on it must be stopped (on PostgreSQL: print the pg_restore
+    /// command to use).
+    Restore {
+        /// The copy to restore.
+        path: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Print the effective settings (secrets as ***) and check them and the database;
+    /// exit 1 on any problem.
+    Check,
 }
 
 #[derive(Subcommand, Debug)]
@@ -102,19 +127,52 @@ pub enum UserCommand {
     },
 }
 
-pub fn init_tracing(filter: &str) {
+/// Logs to standard output: text (coloured only on a terminal) or one JSON object a
+/// line. Lines logged while a request is served carry its `request_id` (and `user_id`
+/// once known) from the request's span.
+pub fn init_tracing(filter: &str, format: &str) {
+    use std::io::IsTerminal;
     // sqlx logs every statement at INFO; keep it quiet unless asked for.
-    let filter = format!("{filter},sqlx=warn,sea_orm=warn");
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_target(false)
-        .try_init();
+    let filter = tracing_subscriber::EnvFilter::new(format!("{filter},sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    let _ = if format == "json" {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
+    } else {
+        builder
+            .with_ansi(std::io::stdout().is_terminal())
+            .try_init()
+    };
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve { demo: false });
+    if let Command::Config {
+        command: ConfigCommand::Check,
+    } = command
+    {
+        return config_check().await;
+    }
     let settings = Settings::load().context("reading settings")?;
-    init_tracing(&settings.log);
-    match cli.command.unwrap_or(Command::Serve { demo: false }) {
+    init_tracing(&settings.log, &settings.log_format);
+    match command {
+        Command::Config { .. } => unreachable!("handled above"),
+        Command::Backup { path } => {
+            let summary = crate::db::backup::backup(&settings.database_url, &path).await?;
+            print!("backed up\n{}", summary.describe());
+            Ok(())
+        }
+        Command::Restore { path } => {
+            let summary = crate::db::backup::restore(&settings.database_url, &path).await?;
+            print!("restored\n{}", summary.describe());
+            Ok(())
+        }
         Command::Serve { demo } => {
             if demo {
                 seed_demo(settings.clone(), None).await?;
@@ -179,6 +237,43 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// `anju config check`: the settings as the service would see them, then whether the
+/// database answers and how far its schema is.
+async fn config_check() -> anyhow::Result<()> {
+    let settings = match Settings::load() {
+        Ok(s) => s,
+        Err(e) => {
+            println!("problem: {e:#}");
+            anyhow::bail!("the settings have a problem (above)");
+        }
+    };
+    print!("{}", settings.effective());
+    let url = &settings.database_url;
+    if let Some(file) = crate::db::backup::sqlite_file(url)
+        && !file.exists()
+    {
+        println!(
+            "database: {} does not exist yet; `anju serve` creates it",
+            file.display()
+        );
+        return Ok(());
+    }
+    let db = tokio::time::timeout(
+        Duration::from_secs(10),
+        sea_orm::Database::connect(url.as_str()),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("database: no answer in 10 s"))?
+    .map_err(|e| anyhow::anyhow!("database: {e}"))?;
+    use migration::MigratorTrait;
+    let pending = migration::Migrator::get_pending_migrations(&db)
+        .await?
+        .len();
+    db.close().await?;
+    println!("database: reachable; {pending} migrations to apply at the next start");
+    Ok(())
 }
 
 async fn seed_demo(settings: Settings, households: Option<u64>) -> anyhow::Result<()> {
@@ -276,7 +371,7 @@ fn openapi(dir: &std::path::Path, check: bool) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    tracing::info!(settings = %settings.redacted(), "starting anju");
+    tracing::info!(settings = %settings.effective().trim_end().replace('\n', "; "), "starting anju");
     let listen = settings.listen.clone();
     let delivery = crate::notifications::worker::Delivery::from_settings(&settings)?;
     let state = crate::startup::prepare(settings, Arc::new(SystemClock)).await?;
@@ -289,20 +384,38 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             state.settings.db_pool_size,
         ),
     };
+    if let Some(addr) = state.settings.metrics_listen.clone() {
+        let ep = poem::Route::new().at("/metrics", crate::startup::metrics_endpoint(state.clone()));
+        let listener = tokio::net::TcpListener::bind(&addr).await?;
+        tracing::info!("metrics on http://{addr}/metrics");
+        tokio::spawn(crate::http::server::serve(
+            listener,
+            ep,
+            limits,
+            std::future::pending(),
+            Duration::from_secs(1),
+        ));
+    }
+    let settings_grace = state.settings.shutdown_grace_secs;
     let app = crate::startup::build_app(state);
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     tracing::info!(
         max_connections = limits.max_connections,
         "listening on http://{listen} (docs at /docs)"
     );
-    crate::http::server::serve(
-        listener,
-        app,
-        limits,
-        shutdown_signal(),
-        Duration::from_secs(10),
-    )
-    .await?;
+    let grace = Duration::from_secs(settings_grace);
+    let stopping = async move {
+        shutdown_signal().await;
+        crate::health::service::start_draining();
+        if !grace.is_zero() {
+            tracing::info!(
+                seconds = grace.as_secs(),
+                "stopping: readiness answers 503 while draining"
+            );
+            tokio::time::sleep(grace).await;
+        }
+    };
+    crate::http::server::serve(listener, app, limits, stopping, Duration::from_secs(10)).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,6 +1,12 @@
 //! One `Settings` struct, from (lowest to highest precedence) built-in defaults, an
 //! optional TOML file (`anju.toml`, or the path in `ANJU_CONFIG`) and `ANJU_*`
 //! environment variables (`ANJU_DATABASE_URL` sets `database_url`).
+//!
+//! Strict: a key the service does not know, in the file or as an `ANJU_*` variable,
+//! stops the start with the key named (a typo would otherwise leave a default in force
+//! without a word), and a file named by `ANJU_CONFIG` must exist. `ANJU_CONFIG`,
+//! `ANJU_USER_PASSWORD` (read by `anju user add`) and `ANJU_TEST_*` (the test suites')
+//! are not settings.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -13,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 /// Every setting the service reads. See the README's configuration table.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Address the HTTP server binds.
     pub listen: String,
@@ -34,6 +40,8 @@ pub struct Settings {
     pub body_limit_bytes: usize,
     /// tracing filter, e.g. `info` or `anju=debug,info`.
     pub log: String,
+    /// `text` (the default; coloured only on a terminal) or `json` (one object a line).
+    pub log_format: String,
     /// With the password below: an admin account created at start when no admin exists.
     pub bootstrap_admin_login: Option<String>,
     /// Password of the bootstrap admin (secret).
@@ -88,6 +96,18 @@ pub struct Settings {
     pub header_timeout_secs: u64,
     /// Seconds a request has to send its whole body (408 past it).
     pub body_timeout_secs: u64,
+    /// A secret: with it, `/metrics` on the main port answers requests bearing it
+    /// (`Authorization: Bearer …`); without it (and without `metrics_listen`) there is no
+    /// `/metrics`.
+    pub metrics_token: Option<String>,
+    /// A second address serving only `/metrics` (e.g. `127.0.0.1:9464`), for a scraper
+    /// on a private network; also asks for `metrics_token` when one is set.
+    pub metrics_listen: Option<String>,
+    /// Seconds between being told to stop (SIGTERM) and closing the listener: readiness
+    /// answers 503 `draining` meanwhile while requests are still served, so a balancer
+    /// with health checks takes the instance out first and a rolling restart loses
+    /// nothing. 0 (the default) for a single instance.
+    pub shutdown_grace_secs: u64,
     /// Client connections at once (0: as many as the open-file limit leaves room for);
     /// never more than the open-file limit less the database pool and 64.
     pub max_connections: usize,
@@ -105,6 +125,7 @@ impl Default for Settings {
             login_lockout_minutes: 15,
             body_limit_bytes: 1024 * 1024,
             log: "info".into(),
+            log_format: "text".into(),
             bootstrap_admin_login: None,
             bootstrap_admin_password: None,
             id_hash_key: None,
@@ -129,59 +150,127 @@ impl Default for Settings {
             header_timeout_secs: 15,
             body_timeout_secs: 30,
             max_connections: 0,
+            shutdown_grace_secs: 0,
+            metrics_token: None,
+            metrics_listen: None,
         }
     }
 }
 
 impl Settings {
-    /// Loads defaults, then the TOML file if present, then the environment.
-    pub fn load() -> Result<Settings, Box<figment::Error>> {
-        let file = std::env::var_os("ANJU_CONFIG")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("anju.toml"));
-        Figment::from(Serialized::defaults(Settings::default()))
-            .merge(Toml::file(file))
-            .merge(Env::prefixed("ANJU_").ignore(&["config"]))
+    /// Loads defaults, then the TOML file if present, then the environment; then checks
+    /// the values (see [`Settings::problems`]).
+    pub fn load() -> anyhow::Result<Settings> {
+        let named = std::env::var_os("ANJU_CONFIG").map(PathBuf::from);
+        if let Some(path) = &named
+            && !path.is_file()
+        {
+            anyhow::bail!(
+                "ANJU_CONFIG names {}, but there is no such file",
+                path.display()
+            );
+        }
+        let file = named.unwrap_or_else(|| PathBuf::from("anju.toml"));
+        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(&file))
+            .merge(
+                Env::prefixed("ANJU_")
+                    .ignore(&["config", "user_password"])
+                    .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_")),
+            )
             .extract()
-            .map_err(Box::new)
+            .map_err(|e| anyhow::anyhow!(describe(e)))?;
+        let problems = settings.problems();
+        if !problems.is_empty() {
+            anyhow::bail!("{}", problems.join("; "));
+        }
+        Ok(settings)
     }
 
-    /// The effective settings as one log line, with secrets replaced by `***`.
-    pub fn redacted(&self) -> String {
+    /// What is wrong with the values (each problem names its key); empty when all is well.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let url = &self.database_url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            out.push(format!(
+                "database_url: expected sqlite:… or postgres://…, got {}",
+                redact_url(url)
+            ));
+        }
+        if self.db_pool_size < 2 {
+            out.push("db_pool_size: at least 2".into());
+        }
+        if !matches!(self.smtp_tls.as_str(), "none" | "starttls" | "tls") {
+            out.push(format!(
+                "smtp_tls: none, starttls or tls, not {}",
+                self.smtp_tls
+            ));
+        }
+        if let Err(e) = crate::http::client::TrustedProxies::parse(&self.trusted_proxies) {
+            out.push(format!("trusted_proxies: {e}"));
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            out.push(format!("log_format: text or json, not {}", self.log_format));
+        }
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            out.push(format!(
+                "public_url: an http:// or https:// address, not {}",
+                self.public_url
+            ));
+        }
+        if self.bootstrap_admin_login.is_some() != self.bootstrap_admin_password.is_some() {
+            out.push(
+                "bootstrap_admin_login and bootstrap_admin_password: give both or neither".into(),
+            );
+        }
+        if self.token_ttl_minutes <= 0 || self.login_lockout_minutes <= 0 {
+            out.push("token_ttl_minutes and login_lockout_minutes: more than 0".into());
+        }
+        out
+    }
+
+    /// Every setting, one `key = value` a line, secrets replaced by `***`.
+    pub fn effective(&self) -> String {
+        let value = serde_json::to_value(self).unwrap_or_default();
         let mut out = String::new();
-        let _ = write!(
-            out,
-            "listen={} database_url={} db_pool_size={} token_ttl_minutes={} \
-             login_max_failures={} login_lockout_minutes={} body_limit_bytes={} log={} \
-             bootstrap_admin_login={} bootstrap_admin_password={} id_hash_key={} \
-             smtp_host={} smtp_port={} smtp_tls={} smtp_user={} smtp_password={} smtp_from={} \
-             mail_dir={} outbox_max_attempts={}",
-            self.listen,
-            redact_url(&self.database_url),
-            self.db_pool_size,
-            self.token_ttl_minutes,
-            self.login_max_failures,
-            self.login_lockout_minutes,
-            self.body_limit_bytes,
-            self.log,
-            self.bootstrap_admin_login.as_deref().unwrap_or("-"),
-            secret(&self.bootstrap_admin_password),
-            secret(&self.id_hash_key),
-            self.smtp_host.as_deref().unwrap_or("-"),
-            self.smtp_port.map_or("-".to_string(), |p| p.to_string()),
-            self.smtp_tls,
-            self.smtp_user.as_deref().unwrap_or("-"),
-            secret(&self.smtp_password),
-            self.smtp_from,
-            self.mail_dir.as_deref().unwrap_or("-"),
-            self.outbox_max_attempts,
-        );
+        for (key, v) in value.as_object().into_iter().flatten() {
+            let shown = match (key.as_str(), v) {
+                (_, serde_json::Value::Null) => "-".to_string(),
+                (
+                    "bootstrap_admin_password" | "id_hash_key" | "smtp_password" | "metrics_token",
+                    _,
+                ) => "***".into(),
+                ("database_url" | "database_read_url", serde_json::Value::String(u)) => {
+                    redact_url(u)
+                }
+                (_, serde_json::Value::String(s)) => s.clone(),
+                (_, other) => other.to_string(),
+            };
+            let _ = writeln!(out, "{key} = {shown}");
+        }
         out
     }
 }
 
-fn secret(value: &Option<String>) -> &'static str {
-    if value.is_some() { "***" } else { "-" }
+/// A figment error in words: for an unknown key, which one and where it came from.
+fn describe(e: figment::Error) -> String {
+    e.into_iter()
+        .map(|e| {
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| match &m.source {
+                    Some(src) => format!(" (from {} {src})", m.name),
+                    None => format!(" (from {})", m.name),
+                })
+                .unwrap_or_default();
+            format!("{}{source}", e.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Replaces the password in `scheme://user:password@host/...` with `***`.
@@ -216,6 +305,7 @@ mod tests {
             bootstrap_admin_password: Some("hunter22".into()),
             ..Settings::default()
         };
-        assert!(!s.redacted().contains("hunter22"));
+        assert!(!s.effective().contains("hunter22"));
+        assert!(s.effective().contains("bootstrap_admin_password = ***"));
     }
 }

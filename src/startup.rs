@@ -15,13 +15,19 @@ pub use crate::state::AppState;
 pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     crate::http::client::TrustedProxies::parse(&settings.trusted_proxies)
         .map_err(anyhow::Error::msg)?;
+    // Before connecting: a restore under way finishes first, and none starts later.
+    let url = settings.database_url.clone();
+    let in_use =
+        tokio::task::spawn_blocking(move || crate::db::backup::hold_in_use(&url)).await??;
     let db = crate::db::connect(&settings.database_url, settings.db_pool_size).await?;
     // Everything that writes at start happens under the start-up lock, so instances
     // starting together on one database all come up.
     let lock = crate::db::startup_lock(&settings.database_url).await?;
     let state = seed(db, settings, clock).await;
     lock.release().await?;
-    state
+    let mut state = state?;
+    state.in_use = in_use.map(Arc::new);
+    Ok(state)
 }
 
 /// The start-up writes: migrations, shipped policies, counters, keys, the first admin.
@@ -68,8 +74,51 @@ pub fn spawn_background(state: &AppState) {
     });
 }
 
+/// `/metrics` in the Prometheus text format; with a token, only for requests bearing it.
+pub fn metrics_endpoint(state: AppState) -> impl Endpoint + use<> {
+    let token = state.settings.metrics_token.clone();
+    poem::endpoint::make(move |req: poem::Request| {
+        let state = state.clone();
+        let token = token.clone();
+        async move {
+            if let Some(token) = &token {
+                let given = req
+                    .headers()
+                    .get(poem::http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .unwrap_or("");
+                let same = given.len() == token.len()
+                    && given
+                        .bytes()
+                        .zip(token.bytes())
+                        .fold(0u8, |a, (x, y)| a | (x ^ y))
+                        == 0;
+                if !same {
+                    return Ok::<_, poem::Error>(
+                        poem::Response::builder()
+                            .status(poem::http::StatusCode::UNAUTHORIZED)
+                            .header("www-authenticate", "Bearer")
+                            .finish(),
+                    );
+                }
+            }
+            Ok(match crate::health::metrics::render(&state).await {
+                Some(text) => poem::Response::builder()
+                    .content_type("text/plain; version=0.0.4; charset=utf-8")
+                    .body(text),
+                None => poem::Response::builder()
+                    .status(poem::http::StatusCode::SERVICE_UNAVAILABLE)
+                    .finish(),
+            })
+        }
+    })
+}
+
 /// The whole HTTP application over `state`.
 pub fn build_app(state: AppState) -> impl Endpoint + use<> {
+    // Counting starts with the first request, whether or not `/metrics` is served here.
+    crate::http::metrics::handle();
     let api = crate::openapi::service(&state);
     let spec = crate::openapi::published(&api);
     let names = std::sync::Arc::new(crate::http::path_names::PathNames::new(
@@ -99,7 +148,11 @@ pub fn build_app(state: AppState) -> impl Endpoint + use<> {
         .unwrap_or_default();
     // The API answers under /api and /health; every other path is the web pages'.
     let api = std::sync::Arc::new(poem::IntoEndpoint::into_endpoint(api));
-    Route::new()
+    let mut route = Route::new();
+    if state.settings.metrics_token.is_some() {
+        route = route.at("/metrics", metrics_endpoint(state.clone()));
+    }
+    route
         .nest_no_strip("/api", api.clone())
         .nest_no_strip("/health", api)
         .nest("/", crate::web::routes())

@@ -25,6 +25,9 @@ pub struct AppState {
     pub id_hash_key: Arc<[u8]>,
     /// Limits public objections per client address and per contact.
     pub objection_limiter: Arc<crate::http::rate_limit::RateLimiter>,
+    /// While held, `anju restore` refuses to replace the SQLite database (see
+    /// `db::backup`); `None` on PostgreSQL.
+    pub in_use: Option<Arc<std::fs::File>>,
     caches: Caches,
 }
 
@@ -45,6 +48,7 @@ impl AppState {
                 5,
                 chrono::Duration::hours(1),
             )),
+            in_use: None,
             caches: Caches::default(),
         }
     }

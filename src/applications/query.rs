@@ -218,3 +218,8 @@ pub async fn find_everywhere(
     let cond = q.filter().add(q.keyset());
     repo::matching(db, repo::everywhere(), cond, &q.order(), limit).await
 }
+
+/// How many cases anywhere match the query (for the service's own gauges).
+pub async fn count_everywhere(db: &impl ConnectionTrait, q: &CaseQuery) -> Result<u64, DbErr> {
+    repo::count_matching(db, repo::everywhere(), q.filter()).await
+}

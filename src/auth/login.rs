@@ -89,7 +89,10 @@ pub async fn login(
 ) -> Result<LoginOutcome, AuthError> {
     let (name, k) = keys(login, client);
     let now = state.clock.now();
-    take_a_try(state, &k, now).await?;
+    if let Err(e) = take_a_try(state, &k, now).await {
+        crate::http::metrics::login_refused("locked_out");
+        return Err(e);
+    }
     let user = match &name {
         Some(n) => repo::find_user_by_login(&state.db, n).await?,
         None => None,
@@ -102,12 +105,16 @@ pub async fn login(
     let matches =
         super::hashing::bounded(state, move || domain::verify_password(&stored, &candidate))
             .await
-            .map_err(|_| AuthError::Busy)?;
+            .map_err(|_| {
+                crate::http::metrics::login_refused("busy");
+                AuthError::Busy
+            })?;
     let user = match user {
         Some(u) if matches && !u.disabled => u,
         _ => {
             let window = Duration::minutes(state.settings.login_account_window_minutes);
             repo::count_try(&state.db, &k.account, now, window).await?;
+            crate::http::metrics::login_refused("invalid_credentials");
             return Err(AuthError::InvalidCredentials);
         }
     };

@@ -18,6 +18,7 @@ use sea_orm::{
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+pub mod backup;
 pub mod health;
 
 use sea_orm::sqlx::pool::PoolConnectionMetadata;
@@ -118,6 +119,7 @@ impl ConnectionTrait for WriteTxn {
 
 /// Begins a transaction that will write: `BEGIN IMMEDIATE` on SQLite, behind the gate.
 pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
+    let started = std::time::Instant::now();
     let gate = match db.get_database_backend() {
         DbBackend::Sqlite => Some(SQLITE_WRITE_GATE.clone().lock_owned().await),
         _ => None,
@@ -128,6 +130,7 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
             ..Default::default()
         })
         .await?;
+    crate::http::metrics::write_wait(started.elapsed());
     Ok(WriteTxn { txn, _gate: gate })
 }
 
@@ -230,15 +233,10 @@ pub async fn startup_lock(url: &str) -> Result<StartupLock, DbErr> {
 }
 
 async fn sqlite_startup_lock(url: &str) -> Result<StartupLock, DbErr> {
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .and_then(|r| r.split('?').next())
-        .filter(|p| !p.is_empty() && !p.contains(":memory:"));
-    let Some(path) = path else {
+    let Some(path) = backup::sqlite_file(url) else {
         return Ok(StartupLock::None);
     };
-    let lock_path = format!("{path}.startup-lock");
+    let lock_path = format!("{}.startup-lock", path.display());
     let file = tokio::task::spawn_blocking(move || {
         let f = std::fs::OpenOptions::new()
             .create(true)

@@ -43,11 +43,15 @@ impl HealthApi {
     }
 
     /// Readiness: the process is up and the database takes writes (answered within a
-    /// second; 503 when the database is unreachable, read-only or its storage is failing).
+    /// second; 503 when the database is unreachable, read-only or its storage is failing,
+    /// and `draining` once the instance has been told to stop).
     #[oai(path = "/health/ready", method = "get", operation_id = "health_ready")]
     async fn ready(&self) -> HealthResponse {
         match super::service::ready(&self.state).await {
             Ok(()) => HealthResponse::Ok(view("ok")),
+            Err(super::service::NotReady::Draining) => {
+                HealthResponse::Unavailable(view("draining"))
+            }
             Err(why) => {
                 tracing::warn!(?why, "not ready");
                 HealthResponse::Unavailable(view("unavailable"))

@@ -11,9 +11,20 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::state::AppState;
 
+/// Set once the process has been told to stop: readiness then answers 503 at once, so
+/// a load balancer's health check takes the instance out while it still serves.
+static DRAINING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From now on this instance reports itself not ready (it is stopping).
+pub fn start_draining() {
+    DRAINING.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// Why the instance is not ready.
 #[derive(Debug)]
 pub enum NotReady {
+    /// Stopping: finishing what it has, taking nothing new.
+    Draining,
     /// No answer within the second.
     Slow,
     Unreachable(String),
@@ -22,6 +33,9 @@ pub enum NotReady {
 }
 
 pub async fn ready(state: &AppState) -> Result<(), NotReady> {
+    if DRAINING.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(NotReady::Draining);
+    }
     match tokio::time::timeout(Duration::from_secs(1), check(state)).await {
         Ok(r) => r,
         Err(_) => Err(NotReady::Slow),

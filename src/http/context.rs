@@ -223,46 +223,56 @@ pub async fn around<E: Endpoint>(
     let path = req.uri().path().to_string();
     let request_id = ctx.request_id.clone();
     let path_for_errors = path.clone();
-    let mut resp = CONTEXT
-        .scope(ctx, async move {
-            if let Some(part) = nul_in(&req) {
-                let msg = crate::i18n::Msg::new(
-                    "不能包含空字符（NUL）",
-                    "must not contain a NUL character",
-                );
-                let field = crate::error::FieldError::new(part, "nul_character", msg);
-                return crate::error::ApiError::validation(vec![field]).into_response();
-            }
-            if head_too_large(&req) {
-                return crate::error::render_poem_error(poem::Error::from_status(
-                    poem::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                ));
-            }
-            let req = match buffered(req, body).await {
-                Ok(req) => req,
-                Err(err) => return crate::error::render_poem_error(err),
-            };
-            match next.call(req).await {
-                Ok(resp) => resp.into_response(),
-                Err(err) => match names.field_error(&path_for_errors, &err) {
-                    Some(field) => crate::error::ApiError::bad_parameter(field).into_response(),
-                    None => crate::error::render_poem_error(err),
-                },
-            }
-        })
-        .await;
+    let route = names.route(&path);
+    // Every line logged while this request is served carries its id (and the caller's
+    // account id, recorded once the caller is known).
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        user_id = tracing::field::Empty
+    );
+    let served = CONTEXT.scope(ctx, async move {
+        if let Some(part) = nul_in(&req) {
+            let msg =
+                crate::i18n::Msg::new("不能包含空字符（NUL）", "must not contain a NUL character");
+            let field = crate::error::FieldError::new(part, "nul_character", msg);
+            return crate::error::ApiError::validation(vec![field]).into_response();
+        }
+        if head_too_large(&req) {
+            return crate::error::render_poem_error(poem::Error::from_status(
+                poem::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ));
+        }
+        let req = match buffered(req, body).await {
+            Ok(req) => req,
+            Err(err) => return crate::error::render_poem_error(err),
+        };
+        match next.call(req).await {
+            Ok(resp) => resp.into_response(),
+            Err(err) => match names.field_error(&path_for_errors, &err) {
+                Some(field) => crate::error::ApiError::bad_parameter(field).into_response(),
+                None => crate::error::render_poem_error(err),
+            },
+        }
+    });
+    let mut resp = tracing::Instrument::instrument(served, span.clone()).await;
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     harden(&mut resp, &path);
-    tracing::info!(
-        request_id = %request_id,
-        method = %method,
-        path = %loggable(&path),
-        status = resp.status().as_u16(),
-        latency_ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
-        "request"
-    );
+    let status = resp.status().as_u16();
+    let elapsed = started.elapsed();
+    crate::http::metrics::request(&method, &route, status, elapsed);
+    span.in_scope(|| {
+        tracing::info!(
+            method = %method,
+            path = %loggable(&path),
+            route = %route,
+            status,
+            latency_ms = elapsed.as_micros() as f64 / 1000.0,
+            "request"
+        )
+    });
     Ok(resp)
 }
 

@@ -5,6 +5,7 @@ pub mod body;
 pub mod client;
 pub mod context;
 pub mod limits;
+pub mod metrics;
 pub mod path_names;
 pub mod rate_limit;
 pub mod server;

@@ -35,6 +35,39 @@ impl PathNames {
             .map(|s| s.trim_start_matches('{').trim_end_matches('}'))
     }
 
+    /// The route a path belongs to, for logs and metrics: the spec's template
+    /// (`/api/v1/applications/{id}`), or for any other path the path with each
+    /// all-digit segment as `{n}` (so ids never make a metric label of their own).
+    pub fn route(&self, path: &str) -> String {
+        let wanted = segments(path);
+        let template = self
+            .templates
+            .iter()
+            .filter(|t| {
+                t.len() == wanted.len() && t.iter().zip(&wanted).all(|(t, w)| is_param(t) || t == w)
+            })
+            .max_by_key(|t| t.iter().filter(|s| !is_param(s)).count());
+        match template {
+            Some(t) => format!("/{}", t.join("/")),
+            None if path.starts_with("/api/") => "/api/(unknown)".into(),
+            None => {
+                let parts: Vec<&str> = wanted
+                    .iter()
+                    .map(|s| {
+                        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+                            "{n}"
+                        } else if s.len() > 40 {
+                            "{token}"
+                        } else {
+                            s.as_str()
+                        }
+                    })
+                    .collect();
+                format!("/{}", parts.join("/"))
+            }
+        }
+    }
+
     /// A parameter that could not be parsed (path, query or header) as a field error
     /// naming it, if `err` is one.
     pub fn field_error(&self, path: &str, err: &poem::Error) -> Option<FieldError> {
@@ -86,5 +119,13 @@ mod tests {
         );
         assert_eq!(names.name("/api/v1/applications/abc", 0), Some("id"));
         assert_eq!(names.name("/api/v1/nothing", 0), None);
+        assert_eq!(
+            names.route("/api/v1/applications/12"),
+            "/api/v1/applications/{id}"
+        );
+        assert_eq!(
+            names.route("/applications/12/edit/members"),
+            "/applications/{n}/edit/members"
+        );
     }
 }

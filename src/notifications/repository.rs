@@ -133,3 +133,22 @@ pub async fn mark_failed(
         .await?;
     Ok(())
 }
+
+/// Messages of a status, and the oldest one's creation time.
+pub async fn backlog(
+    db: &impl ConnectionTrait,
+    status: OutboxStatus,
+) -> Result<(u64, Option<DateTime<Utc>>), DbErr> {
+    use sea_orm::PaginatorTrait;
+    let count = outbox_message::Entity::find()
+        .filter(C::Status.eq(status))
+        .count(db)
+        .await?;
+    let oldest = outbox_message::Entity::find()
+        .filter(C::Status.eq(status))
+        .order_by_asc(C::Id)
+        .one(db)
+        .await?
+        .map(|m| m.created_at);
+    Ok((count, oldest))
+}

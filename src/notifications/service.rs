@@ -107,3 +107,20 @@ pub enum OutboxError {
     #[error(transparent)]
     Db(#[from] DbErr),
 }
+
+/// The outbox as an operator watches it.
+pub struct Backlog {
+    pub pending: u64,
+    pub oldest_pending: Option<chrono::DateTime<chrono::Utc>>,
+    pub dead: u64,
+}
+
+pub async fn backlog(db: &impl sea_orm::ConnectionTrait) -> Result<Backlog, sea_orm::DbErr> {
+    let (pending, oldest_pending) = super::repository::backlog(db, OutboxStatus::Pending).await?;
+    let (dead, _) = super::repository::backlog(db, OutboxStatus::Dead).await?;
+    Ok(Backlog {
+        pending,
+        oldest_pending,
+        dead,
+    })
+}

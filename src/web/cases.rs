@@ -193,7 +193,13 @@ fn case_page(web: &Web, d: CaseDetail) -> CasePage {
         warnings: d
             .warnings
             .iter()
-            .map(|w| if lang == Lang::En { w.en.clone() } else { w.zh.clone() })
+            .map(|w| {
+                if lang == Lang::En {
+                    w.en.clone()
+                } else {
+                    w.zh.clone()
+                }
+            })
             .collect(),
         sections: super::apply::sections(d.case.id, &d.form, community.as_deref(), lang),
     }

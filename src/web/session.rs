@@ -76,6 +76,9 @@ impl<'a> FromRequest<'a> for Web {
                 .map_err(crate::error::ApiError::from)?,
             None => None,
         };
+        if let Some(p) = &principal {
+            tracing::Span::current().record("user_id", p.user_id);
+        }
         let (csrf_seed, new_seed) = match cookie(req, CSRF_COOKIE)
             .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()))
         {

@@ -15,6 +15,7 @@ mod lifecycle;
 mod limits;
 mod mail;
 mod network;
+mod operations;
 mod places;
 mod reports;
 mod review;

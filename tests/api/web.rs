@@ -693,7 +693,11 @@ async fn sign_in_as(b: &mut Browser<'_>, login: &str) {
     b.get("/login").await;
     b.post(
         "/login",
-        &[("login", login), ("password", crate::helpers::PASSWORD), ("next", "/applications")],
+        &[
+            ("login", login),
+            ("password", crate::helpers::PASSWORD),
+            ("next", "/applications"),
+        ],
     )
     .await;
     assert_eq!(b.path(), "/applications", "{}", b.html);
@@ -704,14 +708,26 @@ async fn a_correction_is_shown_resubmitted_and_a_case_withdrawn_after_a_confirma
     use crate::helpers::{act, version};
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let reviewer = app.staff(&admin, "reviewer", "r@nanguan.test", &[crate::fixtures::COMMUNITY]).await;
+    let reviewer = app
+        .staff(
+            &admin,
+            "reviewer",
+            "r@nanguan.test",
+            &[crate::fixtures::COMMUNITY],
+        )
+        .await;
     let token = app.applicant("13800007777").await;
     let receipt = app.file(&token, &crate::fixtures::household()).await;
     let id = receipt["application_id"].as_i64().unwrap();
     let v = version(&app, &reviewer, id).await;
-    let v = act(&app, &reviewer, id, serde_json::json!({ "action": "accept", "version": v }))
-        .await
-        .expect(200)["version"]
+    let v = act(
+        &app,
+        &reviewer,
+        id,
+        serde_json::json!({ "action": "accept", "version": v }),
+    )
+    .await
+    .expect(200)["version"]
         .as_i64()
         .unwrap();
     act(
@@ -725,8 +741,18 @@ async fn a_correction_is_shown_resubmitted_and_a_case_withdrawn_after_a_confirma
     let mut b = Browser::new(&app);
     sign_in_as(&mut b, "13800007777").await;
     b.get(&format!("/applications/{id}")).await;
-    assert!(b.html.contains("需要补正的事项") && b.html.contains("补交配偶收入证明") && b.html.contains("住房面积与房产证不符"), "{}", b.html);
-    assert!(b.html.contains(&format!("/applications/{id}/edit/household")), "a way to correct it");
+    assert!(
+        b.html.contains("需要补正的事项")
+            && b.html.contains("补交配偶收入证明")
+            && b.html.contains("住房面积与房产证不符"),
+        "{}",
+        b.html
+    );
+    assert!(
+        b.html
+            .contains(&format!("/applications/{id}/edit/household")),
+        "a way to correct it"
+    );
     // Correct (a save on a step) and resubmit from the review page.
     b.get(&format!("/applications/{id}/edit/housing")).await;
     let v = b.version();
@@ -744,19 +770,39 @@ async fn a_correction_is_shown_resubmitted_and_a_case_withdrawn_after_a_confirma
     assert!(b.html.contains("重新提交"));
     let key = attr_after(&b.html, "name=\"key\" value=\"").unwrap();
     let v = b.version();
-    b.post(&format!("/applications/{id}/submit"), &[("version", &v), ("key", &key)]).await;
+    b.post(
+        &format!("/applications/{id}/submit"),
+        &[("version", &v), ("key", &key)],
+    )
+    .await;
     assert!(b.path().ends_with("/receipt"), "{}", b.html);
-    let case = app.get(&format!("/api/v1/applications/{id}"), Some(&token)).await;
+    let case = app
+        .get(&format!("/api/v1/applications/{id}"), Some(&token))
+        .await;
     assert_eq!(case.expect(200)["status"], "eligible");
     assert_eq!(case.body["form"]["housing"][0]["area_m2"], 28.5);
     // Withdraw: the link asks first; nothing happens until confirmed.
     b.get(&format!("/applications/{id}/withdraw")).await;
     assert!(b.html.contains("确定要撤回申请吗"));
-    assert_eq!(app.get(&format!("/api/v1/applications/{id}"), Some(&token)).await.body["status"], "eligible");
-    b.post(&format!("/applications/{id}/withdraw"), &[("version", &b.version()), ("reason", "已购房")]).await;
+    assert_eq!(
+        app.get(&format!("/api/v1/applications/{id}"), Some(&token))
+            .await
+            .body["status"],
+        "eligible"
+    );
+    b.post(
+        &format!("/applications/{id}/withdraw"),
+        &[("version", &b.version()), ("reason", "已购房")],
+    )
+    .await;
     assert_eq!(b.path(), format!("/applications/{id}"));
     assert!(b.html.contains("已撤回"), "{}", b.html);
-    assert_eq!(app.get(&format!("/api/v1/applications/{id}"), Some(&token)).await.body["status"], "withdrawn");
+    assert_eq!(
+        app.get(&format!("/api/v1/applications/{id}"), Some(&token))
+            .await
+            .body["status"],
+        "withdrawn"
+    );
     // Sign out: the session is revoked, not just the cookie dropped.
     let session = b.cookies["anju_session"].clone();
     b.post("/logout", &[]).await;
@@ -765,10 +811,17 @@ async fn a_correction_is_shown_resubmitted_and_a_case_withdrawn_after_a_confirma
     let stolen = app
         .client
         .get("/applications")
-        .header(poem::http::header::COOKIE, format!("anju_session={session}"))
+        .header(
+            poem::http::header::COOKIE,
+            format!("anju_session={session}"),
+        )
         .send()
         .await;
-    assert_eq!(stolen.0.status(), StatusCode::SEE_OTHER, "the old cookie signs in no more");
+    assert_eq!(
+        stolen.0.status(),
+        StatusCode::SEE_OTHER,
+        "the old cookie signs in no more"
+    );
 }
 
 #[tokio::test]
@@ -784,30 +837,67 @@ async fn members_are_removed_with_a_button_and_warnings_are_shown_without_blocki
     b.get(&format!("/applications/{id}/edit/members")).await;
     assert_eq!(b.html.matches("<fieldset class=\"group\">").count(), 3);
     // Post the page as it is, pressing "remove member 3".
-    let fields: Vec<(String, String)> = ["relationship", "name", "id_number", "gender", "marital_status", "hukou_city", "hukou_since"]
-        .iter()
-        .flat_map(|f| (0..3).map(move |i| (i, *f)))
-        .map(|(i, f)| {
-            let name = format!("members[{i}].{f}");
-            let m = &form["members"][i];
-            let v = m[f].as_str().unwrap_or("").to_string();
-            (name, v)
-        })
-        .collect();
+    let fields: Vec<(String, String)> = [
+        "relationship",
+        "name",
+        "id_number",
+        "gender",
+        "marital_status",
+        "hukou_city",
+        "hukou_since",
+    ]
+    .iter()
+    .flat_map(|f| (0..3).map(move |i| (i, *f)))
+    .map(|(i, f)| {
+        let name = format!("members[{i}].{f}");
+        let m = &form["members"][i];
+        let v = m[f].as_str().unwrap_or("").to_string();
+        (name, v)
+    })
+    .collect();
     let v = b.version();
-    let mut post: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut post: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     post.push(("version", &v));
     post.push(("go", "remove_member:2"));
-    b.post(&format!("/applications/{id}/edit/members"), &post).await;
+    b.post(&format!("/applications/{id}/edit/members"), &post)
+        .await;
     assert_eq!(b.status, StatusCode::OK, "{}", b.html);
-    assert_eq!(b.html.matches("<fieldset class=\"group\">").count(), 2, "one fewer");
-    let draft = app.get(&format!("/api/v1/applications/{id}"), Some(&token)).await;
-    assert_eq!(draft.expect(200)["form"]["members"].as_array().unwrap().len(), 2, "and saved");
+    assert_eq!(
+        b.html.matches("<fieldset class=\"group\">").count(),
+        2,
+        "one fewer"
+    );
+    let draft = app
+        .get(&format!("/api/v1/applications/{id}"), Some(&token))
+        .await;
+    assert_eq!(
+        draft.expect(200)["form"]["members"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "and saved"
+    );
     b.get(&format!("/applications/{id}/review")).await;
     let key = attr_after(&b.html, "name=\"key\" value=\"").unwrap();
     let v = b.version();
-    b.post(&format!("/applications/{id}/submit"), &[("version", &v), ("key", &key)]).await;
-    assert!(b.path().ends_with("/receipt"), "a warning does not block: {}", b.html);
+    b.post(
+        &format!("/applications/{id}/submit"),
+        &[("version", &v), ("key", &key)],
+    )
+    .await;
+    assert!(
+        b.path().ends_with("/receipt"),
+        "a warning does not block: {}",
+        b.html
+    );
     b.get(&format!("/applications/{id}")).await;
-    assert!(b.html.contains("需要审核人员核实"), "the warning is shown: {}", b.html);
+    assert!(
+        b.html.contains("需要审核人员核实"),
+        "the warning is shown: {}",
+        b.html
+    );
 }

@@ -5,7 +5,7 @@ drains, and the server's captured log holds no identity numbers, tokens or passw
 
     python3 tests/fault/crash.py <anju-binary> sqlite|postgres [rounds]
 
-For postgres, ANJU_CRASH_POSTGRES_URL names an empty database. Uses only the standard
+For postgres, ANJU_TEST_CRASH_POSTGRES_URL names an empty database. Uses only the standard
 library. Exit status 0 means every check passed.
 """
 import json, os, signal, socket, sqlite3, subprocess, sys, tempfile, threading, time, urllib.request, urllib.error
@@ -19,7 +19,7 @@ BASE = f"http://127.0.0.1:{PORT}"
 if DB_KIND == "sqlite":
     DB_URL = f"sqlite://{work}/anju.db?mode=rwc"
 else:
-    DB_URL = os.environ["ANJU_CRASH_POSTGRES_URL"]
+    DB_URL = os.environ["ANJU_TEST_CRASH_POSTGRES_URL"]
 env = dict(os.environ, ANJU_DATABASE_URL=DB_URL, ANJU_LISTEN=f"127.0.0.1:{PORT}", ANJU_LOG="info",
            ANJU_MAIL_DIR=mail_dir, ANJU_OUTBOX_LEASE_SECS="3", ANJU_OUTBOX_BACKOFF_SECS="1")
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Three `anju serve` started at the same moment on one empty PostgreSQL database, five
 # times: every instance must come up (ready), with one bootstrap admin.
-#   ANJU_RACE_POSTGRES_URL=postgres://postgres@127.0.0.1:5432 tests/fault/startup_race.sh <anju-binary>
+#   ANJU_TEST_RACE_POSTGRES_URL=postgres://postgres@127.0.0.1:5432 tests/fault/startup_race.sh <anju-binary>
 set -euo pipefail
 bin="$1"
-base="${ANJU_RACE_POSTGRES_URL:?}"
+base="${ANJU_TEST_RACE_POSTGRES_URL:?}"
 for trial in 1 2 3 4 5; do
   db="anju_race_$$_$trial"
   psql "$base/postgres" -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"

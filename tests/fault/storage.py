@@ -271,7 +271,7 @@ def proxy(listen, target, stop):
 
 
 def postgres():
-    url = os.environ["ANJU_STORAGE_POSTGRES_URL"]  # postgres://user@127.0.0.1:5432/db
+    url = os.environ["ANJU_TEST_STORAGE_POSTGRES_URL"]  # postgres://user@127.0.0.1:5432/db
     rest = url.split("@", 1)[1]
     hostport, db = rest.split("/", 1)
     host, port = hostport.split(":")
