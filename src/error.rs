@@ -594,6 +594,17 @@ impl From<crate::notifications::OutboxError> for ApiError {
     }
 }
 
+impl From<crate::calendar::service::EditError> for ApiError {
+    fn from(err: crate::calendar::service::EditError) -> Self {
+        use crate::calendar::service::EditError as E;
+        match err {
+            E::Forbidden => ApiError::forbidden(),
+            E::NotFound => ApiError::not_found(),
+            E::Db(db) => ApiError::database(&db),
+        }
+    }
+}
+
 impl From<crate::review::ReviewError> for ApiError {
     fn from(err: crate::review::ReviewError) -> Self {
         use crate::review::ReviewError as E;
@@ -618,6 +629,7 @@ impl From<crate::review::ReviewError> for ApiError {
                 ),
                 vec![],
             ),
+            E::AppealRefused(code, msg) => ApiError::new(StatusCode::CONFLICT, code, &msg, vec![]),
             E::RateLimited => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_objections",

@@ -4,6 +4,7 @@ pub mod access;
 pub mod applications;
 pub mod auth;
 pub mod batches;
+pub mod calendar;
 pub mod cli;
 pub mod clock;
 pub mod db;

@@ -28,6 +28,10 @@ pub struct Settings {
     pub public_url: String,
     /// `sqlite://path?mode=rwc` (default) or `postgres://user@host/db`.
     pub database_url: String,
+    /// Optional `postgres://…` of a streaming replica of `database_url`: the funnel,
+    /// rosters and work queues read there (they tolerate a little lag); all else, and
+    /// every write, goes to `database_url`.
+    pub database_read_url: Option<String>,
     /// Database connections in the pool (at least 2).
     pub db_pool_size: u32,
     /// Lifetime of a login token, in minutes.
@@ -119,6 +123,7 @@ impl Default for Settings {
             listen: "127.0.0.1:8080".into(),
             public_url: "http://127.0.0.1:8080".into(),
             database_url: "sqlite://anju.db?mode=rwc".into(),
+            database_read_url: None,
             db_pool_size: 8,
             token_ttl_minutes: 12 * 60,
             login_max_failures: 5,
@@ -198,6 +203,14 @@ impl Settings {
             out.push(format!(
                 "database_url: expected sqlite:… or postgres://…, got {}",
                 redact_url(url)
+            ));
+        }
+        if let Some(read) = &self.database_read_url
+            && !(read.starts_with("postgres://") || read.starts_with("postgresql://"))
+        {
+            out.push(format!(
+                "database_read_url: a postgres://… replica, got {}",
+                redact_url(read)
             ));
         }
         if self.db_pool_size < 2 {

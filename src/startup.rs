@@ -27,6 +27,11 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Resul
     lock.release().await?;
     let mut state = state?;
     state.in_use = in_use.map(Arc::new);
+    if let Some(read) = state.settings.database_read_url.clone() {
+        state.reads = crate::db::connect(&read, state.settings.db_pool_size).await?;
+        let lag = crate::db::replica_lag(&state).await;
+        tracing::info!(lag_seconds = ?lag, "reports read from the replica");
+    }
     Ok(state)
 }
 

@@ -19,6 +19,9 @@ use crate::settings::Settings;
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    /// Where reads that tolerate lag go (the funnel, rosters, queues): a replica when
+    /// `database_read_url` is set, else the same pool as `db`.
+    pub reads: DatabaseConnection,
     pub settings: Arc<Settings>,
     pub clock: Arc<dyn Clock>,
     /// Key of the keyed hash under which identity numbers are compared.
@@ -40,6 +43,7 @@ impl AppState {
             .as_bytes()
             .into();
         AppState {
+            reads: db.clone(),
             db,
             settings: Arc::new(settings),
             clock,

@@ -43,6 +43,8 @@ pub struct Model {
     pub assigned_to: Option<i64>,
     /// End of the public notice window (公示), while on notice.
     pub notice_ends_at: Option<DateTimeUtc>,
+    /// The last local day for the answer to a 复核, while one is open (working days).
+    pub appeal_due_on: Option<Date>,
     /// An unresolved duplicate flag exists (kept in step with `duplicate_flag`).
     pub duplicate_open: bool,
     /// Warnings and soft-rule flags not yet confirmed or overruled.

@@ -91,6 +91,13 @@ stored_enum! {
         Allocated = "allocated",
         /// Withdrawn by the applicant.
         Withdrawn = "withdrawn",
+        /// 复核 asked against the eligibility check's refusal; a reviewer answers.
+        AppealEligibility = "appeal_eligibility",
+        /// 复核 asked against a first-review rejection (or an upheld objection); a
+        /// reviewer other than the one who rejected answers.
+        AppealReview = "appeal_review",
+        /// 复核 asked against the bureau's rejection; the bureau answers.
+        AppealBureau = "appeal_bureau",
     }
 }
 
@@ -143,6 +150,17 @@ stored_enum! {
         BureauReject = "bureau_reject",
         /// An approved case gets its waiting-list number (轮候; system).
         Waitlist = "waitlist",
+        /// The applicant asks for 复核 of the eligibility check's refusal.
+        AppealEligibility = "appeal_eligibility",
+        /// The applicant asks for 复核 of a first-review rejection.
+        AppealReview = "appeal_review",
+        /// The applicant asks for 复核 of the bureau's rejection.
+        AppealBureau = "appeal_bureau",
+        /// 复核维持: the refusal stands, with reasons.
+        UpholdAppeal = "uphold_appeal",
+        /// 复核撤销: the refusal is set aside and the case re-enters the flow where it
+        /// was refused (acceptance, first review, the next batch).
+        OverturnAppeal = "overturn_appeal",
     }
 }
 

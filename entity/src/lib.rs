@@ -7,6 +7,7 @@ pub mod application_event;
 pub mod batch;
 pub mod batch_event;
 pub mod batch_item;
+pub mod calendar_day;
 pub mod case_access;
 pub mod duplicate_flag;
 pub mod eligibility_decision;

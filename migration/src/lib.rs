@@ -12,6 +12,9 @@ mod m20261130_000005_batches;
 mod m20261130_000006_report_counters;
 mod m20261201_000007_lifecycle;
 mod m20261201_000008_password_reset;
+mod m20261201_000009_calendar_and_appeals;
+
+mod holidays;
 
 pub struct Migrator;
 
@@ -27,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_report_counters::Migration),
             Box::new(m20261201_000007_lifecycle::Migration),
             Box::new(m20261201_000008_password_reset::Migration),
+            Box::new(m20261201_000009_calendar_and_appeals::Migration),
         ]
     }
 }

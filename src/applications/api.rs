@@ -145,6 +145,9 @@ pub struct ApplicationView {
     pub created_at: DateTime<Utc>,
     /// First submitted.
     pub submitted_at: Option<DateTime<Utc>>,
+    /// While a 复核 is open: the last day for its written answer (working days counted
+    /// by the calendar).
+    pub appeal_due_on: Option<chrono::NaiveDate>,
 }
 
 fn community_ref(p: &Option<crate::places::Place>) -> Option<CommunityRef> {
@@ -223,6 +226,7 @@ impl From<CaseDetail> for ApplicationView {
             eligibility: d.decision.map(Into::into),
             created_at: d.case.created_at,
             submitted_at: d.case.submitted_at,
+            appeal_due_on: d.case.appeal_due_on,
         }
     }
 }

@@ -280,3 +280,20 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     use migration::MigratorTrait;
     migration::Migrator::up(db, None).await
 }
+
+/// Seconds the read replica is behind its primary: 0 when it has replayed all it has
+/// received, else the age of the last transaction it replayed. `None` with no replica
+/// configured, or when it cannot be asked.
+pub async fn replica_lag(state: &crate::state::AppState) -> Option<f64> {
+    state.settings.database_read_url.as_ref()?;
+    let sql = "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0::float8 \
+               WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0::float8 \
+               ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)::float8 END AS lag";
+    let row = state
+        .reads
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await
+        .map_err(|e| tracing::warn!(error = %e, "reading the replica's lag failed"))
+        .ok()??;
+    row.try_get::<f64>("", "lag").ok()
+}

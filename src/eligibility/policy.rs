@@ -156,10 +156,22 @@ pub struct Deadlines {
     #[oai(default = "default_days")]
     #[serde(default = "default_days")]
     pub objection_days: i32,
+    /// Working days after a refusal in which the household may ask for 复核.
+    #[oai(default = "default_appeal_days")]
+    #[serde(default = "default_appeal_days")]
+    pub appeal_window_working_days: i32,
+    /// Working days in which a 复核 is answered in writing.
+    #[oai(default = "default_appeal_days")]
+    #[serde(default = "default_appeal_days")]
+    pub appeal_answer_working_days: i32,
 }
 
 fn default_days() -> i32 {
     10
+}
+
+fn default_appeal_days() -> i32 {
+    15
 }
 
 impl Default for Deadlines {
@@ -169,6 +181,8 @@ impl Default for Deadlines {
             first_review_days: 10,
             notice_days: 10,
             objection_days: 10,
+            appeal_window_working_days: 15,
+            appeal_answer_working_days: 15,
         }
     }
 }
@@ -394,6 +408,14 @@ impl PolicyDocument {
             ("first_review_days", self.deadlines.first_review_days),
             ("notice_days", self.deadlines.notice_days),
             ("objection_days", self.deadlines.objection_days),
+            (
+                "appeal_window_working_days",
+                self.deadlines.appeal_window_working_days,
+            ),
+            (
+                "appeal_answer_working_days",
+                self.deadlines.appeal_answer_working_days,
+            ),
         ] {
             if !(1..=365).contains(&v) {
                 errors.push(FieldError::out_of_range(

@@ -52,6 +52,9 @@ async fn read_gauges(state: &AppState) {
         Ok(n) => gauge("anju_notice_windows_open", &[], n as f64),
         Err(e) => tracing::warn!(error = %e, "metrics: counting notice windows failed"),
     }
+    if let Some(lag) = crate::db::replica_lag(state).await {
+        gauge("anju_db_replica_lag_seconds", &[], lag);
+    }
     gauge("anju_up", &[], 1.0);
 }
 

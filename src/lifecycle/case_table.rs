@@ -74,6 +74,9 @@ const WITHDRAWABLE: &[Status] = &[
     S::Returned,
     S::Waitlisted,
     S::Offered,
+    S::AppealEligibility,
+    S::AppealReview,
+    S::AppealBureau,
 ];
 
 const BUREAU: &[Role] = &[Role::Bureau];
@@ -207,7 +210,78 @@ pub const TABLE: &[Transition] = &[
         messages: &[T::WithdrawalConfirmation],
         ..staff(WITHDRAWABLE, Action::Withdraw, Some(S::Withdrawn))
     },
+    // 复核: the applicant asks (the service picks the row by who refused), the answer
+    // comes from a reviewer who did not refuse, or from the bureau for its own refusal.
+    appeal(
+        S::Ineligible,
+        Action::AppealEligibility,
+        S::AppealEligibility,
+    ),
+    appeal(S::Rejected, Action::AppealReview, S::AppealReview),
+    appeal(S::Rejected, Action::AppealBureau, S::AppealBureau),
+    answer(
+        S::AppealEligibility,
+        Action::UpholdAppeal,
+        S::Ineligible,
+        REVIEWERS,
+    ),
+    answer(
+        S::AppealEligibility,
+        Action::OverturnAppeal,
+        S::Eligible,
+        REVIEWERS,
+    ),
+    answer(
+        S::AppealReview,
+        Action::UpholdAppeal,
+        S::Rejected,
+        REVIEWERS,
+    ),
+    answer(
+        S::AppealReview,
+        Action::OverturnAppeal,
+        S::UnderReview,
+        REVIEWERS,
+    ),
+    answer(S::AppealBureau, Action::UpholdAppeal, S::Rejected, BUREAU),
+    answer(
+        S::AppealBureau,
+        Action::OverturnAppeal,
+        S::ReadyToReport,
+        BUREAU,
+    ),
 ];
+
+/// The applicant asks for 复核, giving reasons (the comment).
+const fn appeal(from: Status, action: Action, to: Status) -> Transition {
+    Transition {
+        from: match from {
+            S::Ineligible => &[S::Ineligible],
+            _ => &[S::Rejected],
+        },
+        roles: &[Role::Applicant],
+        comment_required: true,
+        messages: &[T::AppealReceived],
+        ..staff(&[], action, Some(to))
+    }
+}
+
+/// The answer to a 复核, always with reasons; upholding also names a reason code.
+const fn answer(from: Status, action: Action, to: Status, roles: &'static [Role]) -> Transition {
+    let upheld = matches!(action, Action::UpholdAppeal);
+    Transition {
+        from: match from {
+            S::AppealEligibility => &[S::AppealEligibility],
+            S::AppealReview => &[S::AppealReview],
+            _ => &[S::AppealBureau],
+        },
+        roles,
+        comment_required: true,
+        reason_required: upheld,
+        messages: &[T::AppealAnswered],
+        ..staff(&[], action, Some(to))
+    }
+}
 
 impl Transition {
     /// The status after taking this transition from `from`.
@@ -308,6 +382,14 @@ pub fn next_step(s: Status) -> crate::i18n::Msg {
         ),
         S::Allocated => ("已配租。", "A unit has been allocated."),
         S::Withdrawn => ("申请已撤回。", "Withdrawn; nothing more to do."),
+        S::AppealEligibility | S::AppealReview => (
+            "已收到复核申请，街道将在 15 个工作日内书面答复。",
+            "Your request for reconsideration was received; the sub-district answers in writing within 15 working days.",
+        ),
+        S::AppealBureau => (
+            "已收到复核申请，区民政局将在 15 个工作日内书面答复。",
+            "Your request for reconsideration was received; the district bureau answers in writing within 15 working days.",
+        ),
     };
     Msg::new(zh, en)
 }
@@ -361,6 +443,14 @@ mod tests {
             (Action::Return, S::Reported) => Some(S::Returned),
             (Action::BureauReject, S::Reported) => Some(S::Rejected),
             (Action::Waitlist, S::Approved) => Some(S::Waitlisted),
+            (Action::AppealEligibility, S::Ineligible) => Some(S::AppealEligibility),
+            (Action::AppealReview, S::Rejected) => Some(S::AppealReview),
+            (Action::AppealBureau, S::Rejected) => Some(S::AppealBureau),
+            (Action::UpholdAppeal, S::AppealEligibility) => Some(S::Ineligible),
+            (Action::UpholdAppeal, S::AppealReview | S::AppealBureau) => Some(S::Rejected),
+            (Action::OverturnAppeal, S::AppealEligibility) => Some(S::Eligible),
+            (Action::OverturnAppeal, S::AppealReview) => Some(S::UnderReview),
+            (Action::OverturnAppeal, S::AppealBureau) => Some(S::ReadyToReport),
             _ => return Err(Refusal::WrongStatus),
         };
         let reviewer_or_supervisor = matches!(r, Role::Reviewer | Role::Supervisor);
@@ -375,6 +465,14 @@ mod tests {
             | Action::Report
             | Action::Waitlist => false,
             Action::Approve | Action::Return | Action::BureauReject => r == Role::Bureau,
+            Action::AppealEligibility | Action::AppealReview | Action::AppealBureau => {
+                r == Role::Applicant
+            }
+            // The bureau answers appeals against its own refusals; reviewers the rest.
+            Action::UpholdAppeal | Action::OverturnAppeal if s == S::AppealBureau => {
+                r == Role::Bureau
+            }
+            Action::UpholdAppeal | Action::OverturnAppeal => reviewer_or_supervisor,
             Action::Reconfirm => reviewer_or_supervisor,
             Action::Claim => r == Role::Reviewer,
             Action::Assign => r == Role::Supervisor,

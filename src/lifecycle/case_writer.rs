@@ -265,10 +265,11 @@ async fn send(
         name: case.applicant_name.clone().unwrap_or_default(),
         number: case.number.clone().unwrap_or_else(|| "-".into()),
         date: local_date(now).to_string(),
-        until: case
-            .notice_ends_at
-            .map(|t| local_date(t).to_string())
-            .unwrap_or_default(),
+        until: match (&facts.until, case.notice_ends_at) {
+            (given, _) if !given.is_empty() => given.clone(),
+            (_, Some(t)) => local_date(t).to_string(),
+            _ => String::new(),
+        },
         reason: reason
             .and_then(reasons::label)
             .map(|m| m.get(lang).to_string())
@@ -276,6 +277,8 @@ async fn send(
         decision: match rule.action {
             Action::Approve => "approved",
             Action::Return => "returned",
+            Action::OverturnAppeal => "overturned",
+            Action::UpholdAppeal => "upheld",
             _ => "rejected",
         },
         eligible: rule.action == Action::PassEligibility,

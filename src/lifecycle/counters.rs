@@ -52,7 +52,7 @@ pub const STAGES: [(&str, &str, &str, Action); 7] = [
 ];
 
 /// Side exits of the funnel, with the events that mark them.
-pub const OUTCOMES: [(&str, &str, &str, &[Action]); 4] = [
+pub const OUTCOMES: [(&str, &str, &str, &[Action]); 7] = [
     (
         "ineligible",
         "不符合条件",
@@ -71,6 +71,28 @@ pub const OUTCOMES: [(&str, &str, &str, &[Action]); 4] = [
     ),
     ("returned", "退回", "returned", &[Action::Return]),
     ("withdrawn", "撤回", "withdrawn", &[Action::Withdraw]),
+    (
+        "appealed",
+        "申请复核",
+        "appealed",
+        &[
+            Action::AppealEligibility,
+            Action::AppealReview,
+            Action::AppealBureau,
+        ],
+    ),
+    (
+        "appeal_upheld",
+        "复核维持",
+        "appeal upheld",
+        &[Action::UpholdAppeal],
+    ),
+    (
+        "appeal_overturned",
+        "复核撤销原决定",
+        "appeal overturned",
+        &[Action::OverturnAppeal],
+    ),
 ];
 
 /// What the counters need to know of the case an event belongs to.

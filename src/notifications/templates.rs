@@ -378,6 +378,61 @@ pub fn withdrawal_confirmation(lang: Lang, name: &str, number: &str) -> Rendered
     )
 }
 
+/// The request for 复核 was received, with the day the answer is due.
+pub fn appeal_received(lang: Lang, name: &str, number: &str, due: &str) -> Rendered {
+    render(
+        pick(
+            lang,
+            format!("已收到复核申请：{number}"),
+            format!("Reconsideration requested: {number}"),
+        ),
+        &[
+            greeting(lang, name),
+            pick(
+                lang,
+                format!("我们已收到您对申请（{number}）的复核申请，将于 {due} 前书面答复。"),
+                format!(
+                    "We received your request to reconsider application {number} and will answer in writing by {due}."
+                ),
+            ),
+        ],
+    )
+}
+
+/// The answer to a 复核: `upheld` (the refusal stands, with its reason) or `overturned`.
+pub fn appeal_answered(
+    lang: Lang,
+    name: &str,
+    number: &str,
+    decision: &str,
+    reason: &str,
+    comment: &str,
+) -> Rendered {
+    let (zh, en) = if decision == "overturned" {
+        (
+            format!("复核结果：撤销原决定，您的申请（{number}）将继续办理。{comment}"),
+            format!(
+                "The refusal of application {number} has been set aside on reconsideration; it continues. {comment}"
+            ),
+        )
+    } else {
+        (
+            format!("复核结果：维持原决定。原因：{reason}。{comment}"),
+            format!(
+                "On reconsideration the refusal of application {number} stands. Reason: {reason}. {comment}"
+            ),
+        )
+    };
+    render(
+        pick(
+            lang,
+            format!("复核结果：{number}"),
+            format!("Reconsideration answered: {number}"),
+        ),
+        &[greeting(lang, name), pick(lang, zh, en)],
+    )
+}
+
 /// A message the lifecycle sends: one per template, named by the `kind` stored with it.
 /// A transition names its templates in the lifecycle table; [`Template::render`] is the
 /// one place that knows which facts each template reads.
@@ -394,6 +449,8 @@ pub enum Template {
     BureauDecision,
     WaitlistNumber,
     WithdrawalConfirmation,
+    AppealReceived,
+    AppealAnswered,
 }
 
 /// What a template may say about the case and the change, beyond its name and number.
@@ -434,6 +491,8 @@ impl Template {
             Template::BureauDecision => "bureau_decision",
             Template::WaitlistNumber => "waitlist_number",
             Template::WithdrawalConfirmation => "withdrawal_confirmation",
+            Template::AppealReceived => "appeal_received",
+            Template::AppealAnswered => "appeal_answered",
         }
     }
 
@@ -455,6 +514,10 @@ impl Template {
             Template::BureauDecision => bureau_decision(lang, name, number, f.decision, &f.reason),
             Template::WaitlistNumber => waitlist_number(lang, name, number, f.waitlist_number),
             Template::WithdrawalConfirmation => withdrawal_confirmation(lang, name, number),
+            Template::AppealReceived => appeal_received(lang, name, number, &f.until),
+            Template::AppealAnswered => {
+                appeal_answered(lang, name, number, f.decision, &f.reason, &f.comment)
+            }
         }
     }
 }

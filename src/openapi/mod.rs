@@ -32,6 +32,8 @@ pub enum ApiTags {
     Batches,
     /// Reports: the funnel.
     Reports,
+    /// The working-day calendar: holidays and make-up working days.
+    Calendar,
 }
 
 pub type Apis = (
@@ -47,6 +49,7 @@ pub type Apis = (
     crate::notifications::api::OutboxApi,
     crate::batches::api::BatchApi,
     crate::reports::api::ReportApi,
+    crate::calendar::api::CalendarApi,
 );
 
 /// Builds the OpenAPI service over every domain's API.
@@ -86,6 +89,9 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
             state: state.clone(),
         },
         crate::reports::api::ReportApi {
+            state: state.clone(),
+        },
+        crate::calendar::api::CalendarApi {
             state: state.clone(),
         },
     );

@@ -39,7 +39,7 @@ pub struct StageView {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct OutcomeView {
-    /// ineligible, rejected, returned or withdrawn.
+    /// ineligible, rejected, returned, withdrawn, appealed, appeal_upheld or appeal_overturned.
     pub outcome: String,
     /// Label in the request's language.
     pub label: String,
@@ -83,6 +83,10 @@ pub struct FunnelView {
     pub by_programme: Vec<GroupView>,
     /// Per community.
     pub by_community: Vec<GroupView>,
+    /// How many seconds behind the primary database the replica these counts were read
+    /// from was; absent when there is no replica (`database_read_url`).
+    #[oai(skip_serializing_if_is_none)]
+    pub replica_lag_seconds: Option<f64>,
 }
 
 impl From<Funnel> for FunnelView {
@@ -128,6 +132,7 @@ impl From<Funnel> for FunnelView {
                 .collect(),
             by_programme: g(f.by_programme),
             by_community: g(f.by_community),
+            replica_lag_seconds: f.replica_lag_seconds,
         }
     }
 }

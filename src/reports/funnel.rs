@@ -70,6 +70,8 @@ pub struct Funnel {
     /// Per programme, then per community: stage counts in `STAGES` order.
     pub by_programme: Vec<GroupRow>,
     pub by_community: Vec<GroupRow>,
+    /// How far behind the primary the replica read was, in seconds (`None`: no replica).
+    pub replica_lag_seconds: Option<f64>,
 }
 
 /// The communities the caller may report on, and a name for the scope.
@@ -197,7 +199,7 @@ pub async fn funnel(
     caller: &Principal,
     f: &Filter,
 ) -> Result<Option<Funnel>, DbErr> {
-    let db = &state.db;
+    let db = &state.reads;
     let Some((communities, scope_name)) = scope(state, caller, f).await? else {
         return Ok(None);
     };
@@ -274,6 +276,7 @@ pub async fn funnel(
         overdue,
         by_programme,
         by_community,
+        replica_lag_seconds: crate::db::replica_lag(state).await,
     }))
 }
 
@@ -309,13 +312,13 @@ async fn overdue(
             let day_start =
                 Utc.from_utc_datetime(&(day.and_time(NaiveTime::MIN) - Duration::hours(8)));
             let before =
-                counters::in_status_before(&state.db, communities, *p, status, day).await?;
+                counters::in_status_before(&state.reads, communities, *p, status, day).await?;
             let entered_that_day = CaseQuery {
                 programme: Some(*p),
                 since: Some((day_start, threshold)),
                 ..CaseQuery::in_status(status)
             };
-            let on_the_day = query::count(&state.db, communities, &entered_that_day).await?;
+            let on_the_day = query::count(&state.reads, communities, &entered_that_day).await?;
             totals[i] += before.max(0) as u64 + on_the_day;
         }
     }

@@ -193,6 +193,9 @@ async fn prepare(
             .await?;
             p.columns.duplicate_open = Set(still_open);
         }
+        Action::UpholdAppeal | Action::OverturnAppeal => {
+            p.columns = super::appeals::before_answer(db, viewer, case).await?;
+        }
         Action::Reject | Action::Reconfirm => {}
         _ => return Err(ReviewError::Forbidden),
     }

@@ -275,6 +275,38 @@ pub enum ActionResponse {
     Ok(Json<ApplicationView>),
 }
 
+/// Asking for 复核 (reconsideration) of a refusal.
+#[derive(Object, Deserialize, Clone)]
+pub struct AppealRequest {
+    /// The version of the case last seen.
+    pub version: i32,
+    /// Why the refusal is wrong (required, up to 2,000 characters).
+    pub reasons: String,
+    /// Facts the household says were wrong, and what they are (optional).
+    pub corrected_facts: Option<String>,
+}
+
+/// The case under appeal and when the answer is due.
+#[derive(Object)]
+pub struct AppealView {
+    /// The case, now under appeal.
+    pub application: ApplicationView,
+    /// The last day for the written answer.
+    pub answer_due_on: chrono::NaiveDate,
+    /// Working days counted to that day.
+    pub working_days: u32,
+    /// Whether every year counted has its holidays entered in the calendar (when not,
+    /// Monday to Friday were counted).
+    pub calendar_complete: bool,
+}
+
+#[derive(ApiResponse)]
+pub enum AppealResponse {
+    /// The appeal is filed; a confirmation goes to the outbox.
+    #[oai(status = 201)]
+    Created(Json<AppealView>),
+}
+
 #[derive(ApiResponse)]
 pub enum BulkResponse {
     /// One result per case.
@@ -377,6 +409,50 @@ impl ReviewApi {
     ) -> Result<ActionResponse, ApiError> {
         let d = actions::act(&self.state, &auth.0, id.0, body.0.action, body.0.input()).await?;
         Ok(ActionResponse::Ok(Json(d.into())))
+    }
+
+    /// Ask for 复核 (reconsideration) of a refusal (applicant)
+    ///
+    /// Against the eligibility check's refusal, a first-review rejection or the bureau's
+    /// rejection, once per case, within the policy's window (working days from the
+    /// refusal; 409 `appeal_window_closed` after, `already_appealed` the second time).
+    /// The answer is due within the policy's working days; a reviewer other than the one
+    /// who refused answers it (the bureau for its own refusals) with the `uphold_appeal`
+    /// or `overturn_appeal` action.
+    #[oai(
+        path = "/api/v1/applications/:id/appeal",
+        method = "post",
+        operation_id = "applications_appeal"
+    )]
+    async fn appeal(
+        &self,
+        auth: BearerAuth,
+        id: Path<i64>,
+        body: JsonBody<AppealRequest>,
+    ) -> Result<AppealResponse, ApiError> {
+        let req = body.0;
+        let text = |field: &str, v: &str| {
+            crate::values::text(field, v.trim(), 2000).map_err(|e| ApiError::validation(vec![e]))
+        };
+        let reasons = text("reasons", &req.reasons)?;
+        if reasons.is_empty() {
+            return Err(ApiError::validation(vec![
+                crate::error::FieldError::required("reasons"),
+            ]));
+        }
+        let corrected = match req.corrected_facts.as_deref().map(str::trim) {
+            Some(c) if !c.is_empty() => Some(text("corrected_facts", c)?),
+            _ => None,
+        };
+        let (d, due) =
+            super::appeals::file(&self.state, &auth.0, id.0, req.version, reasons, corrected)
+                .await?;
+        Ok(AppealResponse::Created(Json(AppealView {
+            application: d.into(),
+            answer_due_on: due.due_on,
+            working_days: due.working_days,
+            calendar_complete: due.calendar_complete,
+        })))
     }
 
     /// Act on several cases

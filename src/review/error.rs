@@ -24,6 +24,10 @@ pub enum ReviewError {
     UnresolvedFlags,
     #[error("too many objections; try later")]
     RateLimited,
+    /// A 复核 that cannot be asked or answered now: already asked, the window closed,
+    /// or the one who refused may not answer.
+    #[error("appeal refused: {0}")]
+    AppealRefused(&'static str, crate::i18n::Msg),
     #[error(transparent)]
     Db(#[from] DbErr),
 }

@@ -6,6 +6,7 @@
 
 pub mod actions;
 pub mod api;
+pub mod appeals;
 mod error;
 pub mod notice;
 pub mod notice_api;

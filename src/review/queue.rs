@@ -116,7 +116,7 @@ pub async fn queue(
         communities.retain(|c| Some(*c) == id);
     }
     let cases = case_query(&q, &viewer, &deadlines, now)?;
-    let rows = query::find(&state.db, &communities, &cases, q.limit + 1).await?;
+    let rows = query::find(&state.reads, &communities, &cases, q.limit + 1).await?;
     let more = rows.len() as u64 > q.limit;
     let rows: Vec<_> = rows.into_iter().take(q.limit as usize).collect();
     let next_cursor = if more { rows.last().map(encode) } else { None };

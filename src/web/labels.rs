@@ -103,6 +103,9 @@ labels!(Status {
     Offered => "已提供房源", "Unit offered";
     Allocated => "已配租", "Unit allocated";
     Withdrawn => "已撤回", "Withdrawn";
+    AppealEligibility => "复核中（资格审核）", "Under reconsideration (eligibility)";
+    AppealReview => "复核中（初审）", "Under reconsideration (first review)";
+    AppealBureau => "复核中（区民政局）", "Under reconsideration (bureau)";
 });
 labels!(Action {
     Submit => "提交申请", "Application submitted";
@@ -128,4 +131,9 @@ labels!(Action {
     Return => "区民政局退回", "Returned by the bureau";
     BureauReject => "区民政局不予批准", "Rejected by the bureau";
     Waitlist => "进入轮候", "Placed on the waiting list";
+    AppealEligibility => "申请复核（资格审核）", "Reconsideration asked (eligibility)";
+    AppealReview => "申请复核（初审）", "Reconsideration asked (first review)";
+    AppealBureau => "申请复核（区民政局）", "Reconsideration asked (bureau)";
+    UpholdAppeal => "复核维持原决定", "Reconsideration: the refusal stands";
+    OverturnAppeal => "复核撤销原决定", "Reconsideration: the refusal set aside";
 });

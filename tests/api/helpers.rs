@@ -88,6 +88,14 @@ impl TestApp {
     }
 
     pub async fn spawn_with(tune: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::spawn_at(Utc.with_ymd_and_hms(2026, 11, 2, 1, 0, 0).unwrap(), tune).await
+    }
+
+    /// As `spawn_with`, with the clock starting at `start`.
+    pub async fn spawn_at(
+        start: chrono::DateTime<Utc>,
+        tune: impl FnOnce(&mut Settings),
+    ) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = fresh_database_url(dir.path()).await;
         let mut settings = Settings {
@@ -104,7 +112,7 @@ impl TestApp {
             ..Settings::default()
         };
         tune(&mut settings);
-        let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 2, 1, 0, 0).unwrap());
+        let clock = ManualClock::new(start);
         let state = anju::startup::prepare(settings, Arc::new(clock.clone()))
             .await
             .expect("prepare app");

@@ -4,6 +4,7 @@
 mod fixtures;
 mod helpers;
 
+mod appeals;
 mod applications;
 mod auth;
 mod batches;
@@ -17,6 +18,7 @@ mod mail;
 mod network;
 mod operations;
 mod places;
+mod replica;
 mod reports;
 mod review;
 mod security;
