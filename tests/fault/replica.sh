@@ -13,7 +13,7 @@ as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 work=$(mktemp -d /tmp/anju-replica-XXXXXX)
 chmod 755 "$work"
-[ "$(id -u)" = 0 ] && chown postgres "$work"
+if [ "$(id -u)" = 0 ]; then chown postgres "$work"; fi
 primary_port=$(free_port)
 replica_port=$(free_port)
 cleanup() {
