@@ -75,6 +75,15 @@ pub fn spawn_background(state: &AppState) {
                 Ok(n) => tracing::info!(cases = n, "closed ended notice windows"),
                 Err(e) => tracing::warn!(error = %e, "closing notice windows failed"),
             }
+            match crate::applications::reverification::tick(&state).await {
+                Ok(t) if t == Default::default() => {}
+                Ok(t) => tracing::info!(
+                    reminded = t.reminded,
+                    exited = t.exited,
+                    "annual re-verification"
+                ),
+                Err(e) => tracing::warn!(error = %e, "the re-verification run failed"),
+            }
         }
     });
 }

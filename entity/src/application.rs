@@ -45,6 +45,10 @@ pub struct Model {
     pub notice_ends_at: Option<DateTimeUtc>,
     /// The last local day for the answer to a 复核, while one is open (working days).
     pub appeal_due_on: Option<Date>,
+    /// While waitlisted or housed: the day the next annual re-verification (年审) is due.
+    pub reverify_due_on: Option<Date>,
+    /// The last day the household was reminded of it.
+    pub reverify_reminded_on: Option<Date>,
     /// An unresolved duplicate flag exists (kept in step with `duplicate_flag`).
     pub duplicate_open: bool,
     /// Warnings and soft-rule flags not yet confirmed or overruled.

@@ -98,6 +98,11 @@ stored_enum! {
         AppealReview = "appeal_review",
         /// 复核 asked against the bureau's rejection; the bureau answers.
         AppealBureau = "appeal_bureau",
+        /// Left the programme: failed the annual re-verification (年审), did not declare
+        /// in time, or for cause (a unit left empty, rent arrears, a home bought).
+        Exited = "exited",
+        /// 复核 asked against an exit; a reviewer answers.
+        AppealExit = "appeal_exit",
     }
 }
 
@@ -161,6 +166,18 @@ stored_enum! {
         /// 复核撤销: the refusal is set aside and the case re-enters the flow where it
         /// was refused (acceptance, first review, the next batch).
         OverturnAppeal = "overturn_appeal",
+        /// The annual re-verification (年审) is due soon, or overdue (system).
+        RemindReverification = "remind_reverification",
+        /// The household declared its circumstances and still qualifies (年审).
+        Reverify = "reverify",
+        /// The household declared its circumstances and no longer qualifies.
+        ExitReverification = "exit_reverification",
+        /// No declaration by the end of the grace period (system).
+        ExitNoDeclaration = "exit_no_declaration",
+        /// Staff record another ground for exit, with evidence.
+        ExitForCause = "exit_for_cause",
+        /// The applicant asks for 复核 of an exit.
+        AppealExit = "appeal_exit",
     }
 }
 

@@ -13,6 +13,7 @@ mod m20261130_000006_report_counters;
 mod m20261201_000007_lifecycle;
 mod m20261201_000008_password_reset;
 mod m20261201_000009_calendar_and_appeals;
+mod m20261201_000010_reverification;
 
 mod holidays;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_lifecycle::Migration),
             Box::new(m20261201_000008_password_reset::Migration),
             Box::new(m20261201_000009_calendar_and_appeals::Migration),
+            Box::new(m20261201_000010_reverification::Migration),
         ]
     }
 }

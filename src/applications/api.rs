@@ -109,6 +109,34 @@ pub struct MemberFactsView {
     pub age: Option<i32>,
 }
 
+/// A re-verification declaration.
+#[derive(Object, Deserialize)]
+pub struct ReverificationRequest {
+    /// The version of the case last seen.
+    pub version: i32,
+    /// The household as it is now.
+    pub form: Form,
+}
+
+/// What the re-verification came to.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct ReverificationView {
+    /// The case after it.
+    pub application: ApplicationView,
+    /// The household still qualifies.
+    pub continued: bool,
+    /// When it continues: the next re-verification's day.
+    pub next_due_on: Option<NaiveDate>,
+}
+
+#[derive(ApiResponse)]
+pub enum ReverificationResponse {
+    /// Re-checked.
+    #[oai(status = 200)]
+    Ok(Json<ReverificationView>),
+}
+
 /// A case, in full.
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -148,6 +176,8 @@ pub struct ApplicationView {
     /// While a 复核 is open: the last day for its written answer (working days counted
     /// by the calendar).
     pub appeal_due_on: Option<chrono::NaiveDate>,
+    /// While waitlisted or housed: the day the next annual re-verification (年审) is due.
+    pub reverify_due_on: Option<chrono::NaiveDate>,
 }
 
 fn community_ref(p: &Option<crate::places::Place>) -> Option<CommunityRef> {
@@ -227,6 +257,7 @@ impl From<CaseDetail> for ApplicationView {
             created_at: d.case.created_at,
             submitted_at: d.case.submitted_at,
             appeal_due_on: d.case.appeal_due_on,
+            reverify_due_on: d.case.reverify_due_on,
         }
     }
 }
@@ -537,6 +568,35 @@ impl ApplicationApi {
                 Ok(SubmitResponse::Created(Json(r.into()), Some("true".into())))
             }
         }
+    }
+
+    /// Declare for the annual re-verification (年审) (applicant)
+    ///
+    /// For a household on the waiting list or housed: the household's current members,
+    /// income and housing, in the application form's shape and checked the same way
+    /// (422 naming each bad field). The engine re-checks it under the policy in force:
+    /// the household continues (`continued`, with the next day due) or leaves the
+    /// programme (`exited`, with the failed rules in the case's decision) and may ask
+    /// for 复核.
+    #[oai(
+        path = "/api/v1/applications/:id/reverification",
+        method = "post",
+        operation_id = "applications_reverify"
+    )]
+    async fn reverify(
+        &self,
+        auth: BearerAuth,
+        id: Path<i64>,
+        body: JsonBody<ReverificationRequest>,
+    ) -> Result<ReverificationResponse, ApiError> {
+        let r =
+            super::reverification::declare(&self.state, &auth.0, id.0, body.0.version, body.0.form)
+                .await?;
+        Ok(ReverificationResponse::Ok(Json(ReverificationView {
+            application: r.detail.into(),
+            continued: r.continued,
+            next_due_on: r.next_due_on,
+        })))
     }
 
     /// Withdraw an application

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod form;
 pub mod query;
 mod repository;
+pub mod reverification;
 pub mod service;
 pub mod simulation;
 pub mod simulation_api;

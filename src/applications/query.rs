@@ -50,6 +50,9 @@ pub struct CaseQuery {
     pub late: Option<(bool, Vec<Deadline>, Option<DateTime<Utc>>)>,
     /// Only cases whose notice is still open at this time.
     pub notice_open_at: Option<DateTime<Utc>>,
+    /// Only cases under appeal whose answer is past due (true) or not yet (false) on
+    /// this local day.
+    pub appeal_late_on: Option<(bool, chrono::NaiveDate)>,
     /// Only cases that entered their status in `[from, to)`.
     pub since: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// Leave out the cases a person with this keyed identity hash is a member of (a staff
@@ -73,6 +76,7 @@ impl CaseQuery {
             has_warnings: None,
             late: None,
             notice_open_at: None,
+            appeal_late_on: None,
             since: None,
             without_member: None,
             sort: SortKey::StatusSince,
@@ -130,6 +134,13 @@ impl CaseQuery {
         }
         if let Some(at) = self.notice_open_at {
             cond = cond.add(C::NoticeEndsAt.gt(at));
+        }
+        if let Some((late, today)) = self.appeal_late_on {
+            cond = cond.add(if late {
+                C::AppealDueOn.lt(today)
+            } else {
+                C::AppealDueOn.gte(today)
+            });
         }
         if let Some((late, deadlines, notice_ended_before)) = &self.late {
             let mut any = Condition::any();

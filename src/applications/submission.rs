@@ -183,7 +183,16 @@ async fn checked(
     case: &application::Model,
     now: DateTime<Utc>,
 ) -> Result<(domain::Household, Vec<Warning>, Place), ApplicationError> {
-    let form = repo::form_of(case)?;
+    checked_form(state, viewer, repo::form_of(case)?, now).await
+}
+
+/// As [`checked`], for a form given rather than stored (a re-verification's declaration).
+pub(super) async fn checked_form(
+    state: &AppState,
+    viewer: &Viewer,
+    form: super::form::Form,
+    now: DateTime<Utc>,
+) -> Result<(domain::Household, Vec<Warning>, Place), ApplicationError> {
     let community = resolve_community(state, viewer, form.community_code.as_deref()).await?;
     match (domain::validate(&form, local_date(now)), community) {
         (Ok((household, warnings)), Ok(Some(place))) => Ok((household, warnings, place)),
@@ -262,7 +271,7 @@ fn with_soft_rules(warnings: &[Warning], decision: &Decision) -> Vec<Warning> {
     all
 }
 
-fn failed_rules(decision: &Decision, lang: Lang) -> Vec<String> {
+pub(super) fn failed_rules(decision: &Decision, lang: Lang) -> Vec<String> {
     decision
         .rules
         .iter()

@@ -164,6 +164,19 @@ pub struct Deadlines {
     #[oai(default = "default_appeal_days")]
     #[serde(default = "default_appeal_days")]
     pub appeal_answer_working_days: i32,
+    /// Days before the annual re-verification (年审) is due that the household is reminded.
+    #[oai(default = "default_reverification_days")]
+    #[serde(default = "default_reverification_days")]
+    pub reverification_reminder_days: i32,
+    /// Days after it was due that a household that has not declared is reminded again
+    /// and then leaves the programme.
+    #[oai(default = "default_reverification_days")]
+    #[serde(default = "default_reverification_days")]
+    pub reverification_grace_days: i32,
+}
+
+fn default_reverification_days() -> i32 {
+    30
 }
 
 fn default_days() -> i32 {
@@ -183,6 +196,8 @@ impl Default for Deadlines {
             objection_days: 10,
             appeal_window_working_days: 15,
             appeal_answer_working_days: 15,
+            reverification_reminder_days: 30,
+            reverification_grace_days: 30,
         }
     }
 }
@@ -415,6 +430,14 @@ impl PolicyDocument {
             (
                 "appeal_answer_working_days",
                 self.deadlines.appeal_answer_working_days,
+            ),
+            (
+                "reverification_reminder_days",
+                self.deadlines.reverification_reminder_days,
+            ),
+            (
+                "reverification_grace_days",
+                self.deadlines.reverification_grace_days,
             ),
         ] {
             if !(1..=365).contains(&v) {

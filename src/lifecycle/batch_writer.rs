@@ -421,6 +421,10 @@ async fn decide(
             .comment(Some(format!("轮候号 {position}")))
             .columns(entity::application::ActiveModel {
                 waitlist_number: Set(Some(position)),
+                // The first 年审 falls due a year after approval.
+                reverify_due_on: Set(
+                    crate::clock::local_date(now).checked_add_months(chrono::Months::new(12))
+                ),
                 ..Default::default()
             });
         case_writer::apply(db, decided.case, change, now).await?;

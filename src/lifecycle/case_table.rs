@@ -77,6 +77,7 @@ const WITHDRAWABLE: &[Status] = &[
     S::AppealEligibility,
     S::AppealReview,
     S::AppealBureau,
+    S::AppealExit,
 ];
 
 const BUREAU: &[Role] = &[Role::Bureau];
@@ -250,13 +251,53 @@ pub const TABLE: &[Transition] = &[
         S::ReadyToReport,
         BUREAU,
     ),
+    // 年审: reminded, the household declares and is re-checked (continues or exits);
+    // no declaration by the end of the grace period, or another ground, is an exit.
+    Transition {
+        messages: &[T::ReverificationReminder],
+        ..system(HOUSED, Action::RemindReverification, None)
+    },
+    Transition {
+        roles: &[Role::Applicant],
+        messages: &[T::ReverificationOutcome],
+        ..staff(HOUSED, Action::Reverify, None)
+    },
+    Transition {
+        roles: &[Role::Applicant],
+        messages: &[T::ReverificationOutcome],
+        ..staff(HOUSED, Action::ExitReverification, Some(S::Exited))
+    },
+    Transition {
+        reason_required: true,
+        messages: &[T::ReverificationOutcome],
+        ..system(HOUSED, Action::ExitNoDeclaration, Some(S::Exited))
+    },
+    Transition {
+        roles: &[Role::Supervisor, Role::Bureau],
+        comment_required: true,
+        reason_required: true,
+        messages: &[T::ReverificationOutcome],
+        ..staff(HOUSED, Action::ExitForCause, Some(S::Exited))
+    },
+    appeal(S::Exited, Action::AppealExit, S::AppealExit),
+    answer(S::AppealExit, Action::UpholdAppeal, S::Exited, REVIEWERS),
+    answer(
+        S::AppealExit,
+        Action::OverturnAppeal,
+        S::Waitlisted,
+        REVIEWERS,
+    ),
 ];
+
+/// Households on the waiting list or housed: re-verified every year.
+pub const HOUSED: &[Status] = &[S::Waitlisted, S::Offered, S::Allocated];
 
 /// The applicant asks for 复核, giving reasons (the comment).
 const fn appeal(from: Status, action: Action, to: Status) -> Transition {
     Transition {
         from: match from {
             S::Ineligible => &[S::Ineligible],
+            S::Exited => &[S::Exited],
             _ => &[S::Rejected],
         },
         roles: &[Role::Applicant],
@@ -273,6 +314,7 @@ const fn answer(from: Status, action: Action, to: Status, roles: &'static [Role]
         from: match from {
             S::AppealEligibility => &[S::AppealEligibility],
             S::AppealReview => &[S::AppealReview],
+            S::AppealExit => &[S::AppealExit],
             _ => &[S::AppealBureau],
         },
         roles,
@@ -326,7 +368,10 @@ pub fn system_transition(from: Status, action: Action) -> Result<&'static Transi
 
 /// Statuses in which a case counts as active for duplicate detection.
 pub fn is_active(s: Status) -> bool {
-    !matches!(s, S::Draft | S::Ineligible | S::Rejected | S::Withdrawn)
+    !matches!(
+        s,
+        S::Draft | S::Ineligible | S::Rejected | S::Withdrawn | S::Exited
+    )
 }
 
 /// What the applicant should expect or do next, for the case view.
@@ -386,6 +431,14 @@ pub fn next_step(s: Status) -> crate::i18n::Msg {
             "已收到复核申请，街道将在 15 个工作日内书面答复。",
             "Your request for reconsideration was received; the sub-district answers in writing within 15 working days.",
         ),
+        S::Exited => (
+            "已退出住房保障，详见理由；可申请复核。",
+            "Left the programme; see the reasons. You may ask for reconsideration.",
+        ),
+        S::AppealExit => (
+            "已收到对退出决定的复核申请，将在 15 个工作日内书面答复。",
+            "Your request to reconsider the exit was received; the answer comes in writing within 15 working days.",
+        ),
         S::AppealBureau => (
             "已收到复核申请，区民政局将在 15 个工作日内书面答复。",
             "Your request for reconsideration was received; the district bureau answers in writing within 15 working days.",
@@ -421,7 +474,10 @@ mod tests {
         let to = match (a, s) {
             (Action::Submit, S::Draft) => Some(S::Submitted),
             (Action::Resubmit, S::NeedsCorrection) => Some(S::Submitted),
-            (Action::Withdraw, S::Draft | S::Rejected | S::Allocated | S::Withdrawn) => {
+            (
+                Action::Withdraw,
+                S::Draft | S::Rejected | S::Allocated | S::Withdrawn | S::Exited,
+            ) => {
                 return Err(Refusal::WrongStatus);
             }
             (Action::Withdraw, _) => Some(S::Withdrawn),
@@ -451,6 +507,17 @@ mod tests {
             (Action::OverturnAppeal, S::AppealEligibility) => Some(S::Eligible),
             (Action::OverturnAppeal, S::AppealReview) => Some(S::UnderReview),
             (Action::OverturnAppeal, S::AppealBureau) => Some(S::ReadyToReport),
+            (Action::AppealExit, S::Exited) => Some(S::AppealExit),
+            (Action::UpholdAppeal, S::AppealExit) => Some(S::Exited),
+            (Action::OverturnAppeal, S::AppealExit) => Some(S::Waitlisted),
+            (
+                Action::RemindReverification | Action::Reverify,
+                S::Waitlisted | S::Offered | S::Allocated,
+            ) => None,
+            (
+                Action::ExitReverification | Action::ExitNoDeclaration | Action::ExitForCause,
+                S::Waitlisted | S::Offered | S::Allocated,
+            ) => Some(S::Exited),
             _ => return Err(Refusal::WrongStatus),
         };
         let reviewer_or_supervisor = matches!(r, Role::Reviewer | Role::Supervisor);
@@ -465,9 +532,14 @@ mod tests {
             | Action::Report
             | Action::Waitlist => false,
             Action::Approve | Action::Return | Action::BureauReject => r == Role::Bureau,
-            Action::AppealEligibility | Action::AppealReview | Action::AppealBureau => {
-                r == Role::Applicant
-            }
+            Action::AppealEligibility
+            | Action::AppealReview
+            | Action::AppealBureau
+            | Action::AppealExit
+            | Action::Reverify
+            | Action::ExitReverification => r == Role::Applicant,
+            Action::RemindReverification | Action::ExitNoDeclaration => false,
+            Action::ExitForCause => matches!(r, Role::Supervisor | Role::Bureau),
             // The bureau answers appeals against its own refusals; reviewers the rest.
             Action::UpholdAppeal | Action::OverturnAppeal if s == S::AppealBureau => {
                 r == Role::Bureau

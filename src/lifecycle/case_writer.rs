@@ -279,6 +279,7 @@ async fn send(
             Action::Return => "returned",
             Action::OverturnAppeal => "overturned",
             Action::UpholdAppeal => "upheld",
+            Action::Reverify => "continued",
             _ => "rejected",
         },
         eligible: rule.action == Action::PassEligibility,

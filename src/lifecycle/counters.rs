@@ -52,7 +52,7 @@ pub const STAGES: [(&str, &str, &str, Action); 7] = [
 ];
 
 /// Side exits of the funnel, with the events that mark them.
-pub const OUTCOMES: [(&str, &str, &str, &[Action]); 7] = [
+pub const OUTCOMES: [(&str, &str, &str, &[Action]); 9] = [
     (
         "ineligible",
         "不符合条件",
@@ -79,6 +79,7 @@ pub const OUTCOMES: [(&str, &str, &str, &[Action]); 7] = [
             Action::AppealEligibility,
             Action::AppealReview,
             Action::AppealBureau,
+            Action::AppealExit,
         ],
     ),
     (
@@ -92,6 +93,17 @@ pub const OUTCOMES: [(&str, &str, &str, &[Action]); 7] = [
         "复核撤销原决定",
         "appeal overturned",
         &[Action::OverturnAppeal],
+    ),
+    ("reverified", "年审通过", "re-verified", &[Action::Reverify]),
+    (
+        "exited",
+        "退出",
+        "left the programme",
+        &[
+            Action::ExitReverification,
+            Action::ExitNoDeclaration,
+            Action::ExitForCause,
+        ],
     ),
 ];
 

@@ -37,6 +37,26 @@ pub const REASON_CODES: &[(&str, &str, &str)] = &[
         "公示异议成立",
         "an objection to the public notice was upheld",
     ),
+    (
+        "no_declaration",
+        "逾期未申报年审",
+        "no re-verification declared in time",
+    ),
+    (
+        "unit_vacant",
+        "连续6个月未在承租住房居住",
+        "the unit was not lived in for 6 consecutive months",
+    ),
+    (
+        "rent_arrears",
+        "累计6个月未缴纳租金",
+        "6 months' rent in arrears",
+    ),
+    (
+        "bought_home",
+        "已购买或取得其他住房",
+        "bought or obtained another home",
+    ),
     ("other", "其他原因", "other reason"),
 ];
 

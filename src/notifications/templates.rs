@@ -433,6 +433,72 @@ pub fn appeal_answered(
     )
 }
 
+/// The annual re-verification (年审) is due by `due`.
+pub fn reverification_reminder(lang: Lang, name: &str, number: &str, due: &str) -> Rendered {
+    render(
+        pick(
+            lang,
+            format!("请办理住房保障年审：{number}"),
+            format!("Annual re-verification due: {number}"),
+        ),
+        &[
+            greeting(lang, name),
+            pick(
+                lang,
+                format!(
+                    "请于 {due} 前申报家庭人口、收入和住房变化（年审）。逾期未申报的，将按规定退出住房保障。"
+                ),
+                format!(
+                    "Please declare your household, income and housing by {due} (annual re-verification). Households that do not declare leave the programme."
+                ),
+            ),
+        ],
+    )
+}
+
+/// The outcome of a re-verification or an exit: `continued` (next due `until`) or an
+/// exit with the failed rules or the reason, and the right to ask for 复核.
+pub fn reverification_outcome(lang: Lang, name: &str, number: &str, f: &Facts) -> Rendered {
+    let body = if f.decision == "continued" {
+        pick(
+            lang,
+            format!(
+                "您的年审（{number}）已通过，继续享受住房保障。下次年审日期：{}。",
+                f.until
+            ),
+            format!(
+                "Your re-verification ({number}) is done and you stay in the programme. Next one due: {}.",
+                f.until
+            ),
+        )
+    } else {
+        let why = if f.failed.is_empty() {
+            f.reason.clone()
+        } else {
+            f.failed.join("；")
+        };
+        pick(
+            lang,
+            format!(
+                "您（{number}）已退出住房保障。原因：{why}。{} 如有异议，可在 15 个工作日内申请复核。",
+                f.comment
+            ),
+            format!(
+                "You ({number}) have left the programme. Reason: {why}. {} You may ask for reconsideration within 15 working days.",
+                f.comment
+            ),
+        )
+    };
+    render(
+        pick(
+            lang,
+            format!("年审结果：{number}"),
+            format!("Re-verification: {number}"),
+        ),
+        &[greeting(lang, name), body],
+    )
+}
+
 /// A message the lifecycle sends: one per template, named by the `kind` stored with it.
 /// A transition names its templates in the lifecycle table; [`Template::render`] is the
 /// one place that knows which facts each template reads.
@@ -451,6 +517,8 @@ pub enum Template {
     WithdrawalConfirmation,
     AppealReceived,
     AppealAnswered,
+    ReverificationReminder,
+    ReverificationOutcome,
 }
 
 /// What a template may say about the case and the change, beyond its name and number.
@@ -493,6 +561,8 @@ impl Template {
             Template::WithdrawalConfirmation => "withdrawal_confirmation",
             Template::AppealReceived => "appeal_received",
             Template::AppealAnswered => "appeal_answered",
+            Template::ReverificationReminder => "reverification_reminder",
+            Template::ReverificationOutcome => "reverification_outcome",
         }
     }
 
@@ -518,6 +588,10 @@ impl Template {
             Template::AppealAnswered => {
                 appeal_answered(lang, name, number, f.decision, &f.reason, &f.comment)
             }
+            Template::ReverificationReminder => {
+                reverification_reminder(lang, name, number, &f.until)
+            }
+            Template::ReverificationOutcome => reverification_outcome(lang, name, number, f),
         }
     }
 }

@@ -61,7 +61,8 @@ pub struct GroupView {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct OverdueView {
-    /// The stage they are waiting to reach.
+    /// The stage they are waiting to reach: `accepted`, `passed_review`, or
+    /// `appeal_answered` (a 复核 past the working day its written answer was due).
     pub before_stage: String,
     /// How many.
     pub count: u64,

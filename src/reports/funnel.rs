@@ -322,9 +322,24 @@ async fn overdue(
             totals[i] += before.max(0) as u64 + on_the_day;
         }
     }
+    let mut appeals = 0;
+    for status in [
+        Status::AppealEligibility,
+        Status::AppealReview,
+        Status::AppealBureau,
+        Status::AppealExit,
+    ] {
+        let late = CaseQuery {
+            programme,
+            appeal_late_on: Some((true, today)),
+            ..CaseQuery::in_status(status)
+        };
+        appeals += query::count(&state.reads, communities, &late).await?;
+    }
     Ok(vec![
         ("accepted".to_string(), totals[0]),
         ("passed_review".to_string(), totals[1]),
+        ("appeal_answered".to_string(), appeals),
     ])
 }
 

@@ -194,8 +194,9 @@ async fn prepare(
             p.columns.duplicate_open = Set(still_open);
         }
         Action::UpholdAppeal | Action::OverturnAppeal => {
-            p.columns = super::appeals::before_answer(db, viewer, case).await?;
+            p.columns = super::appeals::before_answer(db, viewer, case, local_date(now)).await?;
         }
+        Action::ExitForCause => p.columns.reverify_due_on = Set(None),
         Action::Reject | Action::Reconfirm => {}
         _ => return Err(ReviewError::Forbidden),
     }

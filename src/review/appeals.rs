@@ -28,14 +28,18 @@ fn appeal_for(refusal: Action) -> Option<Action> {
         Action::FailEligibility | Action::UpholdAppeal => None,
         Action::Reject | Action::UpholdObjection => Some(Action::AppealReview),
         Action::BureauReject => Some(Action::AppealBureau),
+        Action::ExitReverification | Action::ExitNoDeclaration | Action::ExitForCause => {
+            Some(Action::AppealExit)
+        }
         _ => None,
     }
 }
 
-const APPEALS: [Action; 3] = [
+const APPEALS: [Action; 4] = [
     Action::AppealEligibility,
     Action::AppealReview,
     Action::AppealBureau,
+    Action::AppealExit,
 ];
 
 /// The event that put the case where it is now (its last status-changing event).
@@ -47,6 +51,9 @@ fn refusal(events: &[CaseEvent]) -> Option<&CaseEvent> {
                 | Action::Reject
                 | Action::UpholdObjection
                 | Action::BureauReject
+                | Action::ExitReverification
+                | Action::ExitNoDeclaration
+                | Action::ExitForCause
         )
     })
 }
@@ -92,12 +99,18 @@ pub async fn file(
     let today = local_date(now);
     let action = match case.case().status {
         Status::Ineligible => Action::AppealEligibility,
-        Status::Rejected => refusal(&events)
+        s @ (Status::Rejected | Status::Exited) => refusal(&events)
             .and_then(|e| appeal_for(e.action))
-            .ok_or(ReviewError::WrongStatus(Status::Rejected))?,
+            .ok_or(ReviewError::WrongStatus(s))?,
         other => return Err(ReviewError::WrongStatus(other)),
     };
-    if events.iter().any(|e| APPEALS.contains(&e.action)) {
+    // Once per refusal: an appeal after the latest refusal (an upheld appeal does not
+    // count as a new refusal) means this one has had its 复核.
+    let since = refusal(&events).map_or(0, |r| r.id);
+    if events
+        .iter()
+        .any(|e| e.id > since && APPEALS.contains(&e.action))
+    {
         return Err(refused(
             "already_appealed",
             "该申请已申请过复核，复核结果为最终结果".into(),
@@ -145,6 +158,7 @@ pub async fn before_answer(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
     case: &Case,
+    today: chrono::NaiveDate,
 ) -> Result<crate::applications::CaseColumns, ReviewError> {
     let events = history::of_case(db, case.id).await?;
     if case.status == Status::AppealReview
@@ -162,6 +176,10 @@ pub async fn before_answer(
     };
     if case.status == Status::AppealReview {
         columns.assigned_to = Set(Some(viewer.user_id));
+    }
+    if case.status == Status::AppealExit {
+        // Back on the list if overturned: the next 年审 a year from now.
+        columns.reverify_due_on = Set(today.checked_add_months(chrono::Months::new(12)));
     }
     Ok(columns)
 }

@@ -165,7 +165,19 @@ fn case_query(
         })?),
         None => None,
     };
-    let late = q.overdue.map(|overdue| {
+    let appeal = matches!(
+        q.status,
+        Status::AppealEligibility
+            | Status::AppealReview
+            | Status::AppealBureau
+            | Status::AppealExit
+    );
+    // An appeal's answer is due on a working day kept on the case.
+    let appeal_late_on = q
+        .overdue
+        .filter(|_| appeal)
+        .map(|o| (o, crate::clock::local_date(now)));
+    let late = q.overdue.filter(|_| !appeal).map(|overdue| {
         let notice = (q.status == Status::PassedReview).then_some(now);
         let due = deadlines
             .iter()
@@ -188,6 +200,7 @@ fn case_query(
         duplicate_open: q.flagged_duplicate,
         has_warnings: q.has_warnings,
         late,
+        appeal_late_on,
         without_member: viewer.id_hash.clone(),
         descending: q.order == Order::Newest,
         after,

@@ -112,6 +112,12 @@ struct CasePage {
     editable: bool,
     correction: Vec<String>,
     withdrawable: bool,
+    /// May ask for 复核 now.
+    appealable: bool,
+    /// While a 复核 is open: the day its answer is due.
+    appeal_due: String,
+    /// While waitlisted or housed: the day the next 年审 is due.
+    reverify_due: String,
     eligible: Option<bool>,
     policy_version: String,
     lines: Vec<RuleLine>,
@@ -185,7 +191,19 @@ fn case_page(web: &Web, d: CaseDetail) -> CasePage {
                 | Status::Rejected
                 | Status::Ineligible
                 | Status::Allocated
+                | Status::Exited
         ),
+        appealable: super::after::may_appeal(status),
+        appeal_due: d
+            .case
+            .appeal_due_on
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        reverify_due: d
+            .case
+            .reverify_due_on
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
         eligible,
         policy_version,
         lines,

@@ -106,6 +106,8 @@ labels!(Status {
     AppealEligibility => "复核中（资格审核）", "Under reconsideration (eligibility)";
     AppealReview => "复核中（初审）", "Under reconsideration (first review)";
     AppealBureau => "复核中（区民政局）", "Under reconsideration (bureau)";
+    Exited => "已退出", "Left the programme";
+    AppealExit => "复核中（退出）", "Under reconsideration (exit)";
 });
 labels!(Action {
     Submit => "提交申请", "Application submitted";
@@ -136,4 +138,10 @@ labels!(Action {
     AppealBureau => "申请复核（区民政局）", "Reconsideration asked (bureau)";
     UpholdAppeal => "复核维持原决定", "Reconsideration: the refusal stands";
     OverturnAppeal => "复核撤销原决定", "Reconsideration: the refusal set aside";
+    RemindReverification => "年审提醒", "Re-verification reminder";
+    Reverify => "年审通过", "Re-verified";
+    ExitReverification => "年审不符合条件，退出", "Left after re-verification";
+    ExitNoDeclaration => "逾期未年审，退出", "Left: no declaration in time";
+    ExitForCause => "退出住房保障", "Left the programme";
+    AppealExit => "申请复核（退出）", "Reconsideration asked (exit)";
 });

@@ -9,6 +9,7 @@
 #![allow(clippy::result_large_err)]
 
 mod account;
+mod after;
 mod apply;
 mod cases;
 mod labels;
@@ -84,6 +85,14 @@ pub fn routes() -> impl Endpoint + use<> {
         .at(
             "/applications/:id/withdraw",
             get(cases::withdraw_form).post(cases::withdraw),
+        )
+        .at(
+            "/applications/:id/appeal",
+            get(after::appeal_form).post(after::appeal),
+        )
+        .at(
+            "/applications/:id/reverification",
+            get(after::declaration_form).post(after::declare),
         )
         .at("/notices", get(notice::list))
         .at(

@@ -188,6 +188,26 @@ async fn a_rejection_is_answered_by_another_reviewer_once_and_only_within_the_wi
     assert_eq!(body["answer_due_on"], "2026-11-23");
     assert_eq!(body["application"]["status"], "appeal_review");
 
+    // The queue and the funnel show the appeal as overdue once its day has passed.
+    let overdue = "/api/v1/review/queue?status=appeal_review&overdue=true";
+    let q = app.get(overdue, Some(&second)).await;
+    assert_eq!(
+        q.expect(200)["items"].as_array().unwrap().len(),
+        0,
+        "{}",
+        q.body
+    );
+    app.clock.advance(chrono::Duration::days(22)); // Tuesday 24 November
+    let q = app.get(overdue, Some(&second)).await;
+    assert_eq!(q.expect(200)["items"][0]["id"], id, "{}", q.body);
+    let report = app.get("/api/v1/reports/funnel", Some(&o.bureau)).await;
+    let late: Vec<Value> = report.expect(200)["overdue"].as_array().unwrap().clone();
+    assert!(
+        late.iter()
+            .any(|l| l["before_stage"] == "appeal_answered" && l["count"] == 1),
+        "{late:?}"
+    );
+
     let v = version(&app, &o.reviewer, id).await;
     let same = act(&app, &o.reviewer, id, json!({ "action": "uphold_appeal", "version": v, "reason_code": "home_visit_failed", "comment": "维持" })).await;
     assert_eq!(same.status, 409);
@@ -228,7 +248,7 @@ async fn a_rejection_is_answered_by_another_reviewer_once_and_only_within_the_wi
     assert_eq!(appeal_events(&app, id).await, 1);
 
     // Another rejection, and a household that waits four weeks: the 15 working days
-    // have passed.
+    // have passed (24 November + 28 days; the window ended on 15 December).
     let (late_id, late_family) = rejected(3, "13900004444").await;
     app.clock.advance(chrono::Duration::days(28));
     let v = version(&app, &late_family, late_id).await;
@@ -245,7 +265,7 @@ async fn a_rejection_is_answered_by_another_reviewer_once_and_only_within_the_wi
         late.body["message"]
             .as_str()
             .unwrap()
-            .contains("2026-11-23"),
+            .contains("2026-12-15"),
         "{}",
         late.body
     );
@@ -319,4 +339,56 @@ async fn the_calendar_is_read_by_anyone_and_edited_by_the_admin_only() {
         app.get("/api/v1/calendar/2027", None).await.expect(200)["entered"],
         false
     );
+}
+
+#[tokio::test]
+async fn the_bureau_answers_an_appeal_against_its_own_refusal_and_an_overturned_case_goes_to_the_next_batch()
+ {
+    use crate::batches::{new_batch, ready_cases, seal_submit_ack};
+    let app = TestApp::spawn().await;
+    let o = office(&app).await;
+    let ids = ready_cases(&app, &o, 1, 21).await;
+    let batch = new_batch(&app, &o, &ids).await;
+    seal_submit_ack(&app, &o, batch).await;
+    let id = ids[0];
+    app.post(
+        &format!("/api/v1/batches/{batch}/decisions"),
+        Some(&o.bureau),
+        &json!({ "items": [{ "application_id": id, "decision": "reject", "reason_code": "owns_housing", "comment": "房产查询有登记" }] }),
+    )
+    .await
+    .expect(200);
+    let family = app.token("13700000021", crate::helpers::PASSWORD).await;
+    let v = version(&app, &family, id).await;
+    let filed = appeal(
+        &app,
+        &family,
+        id,
+        json!({ "version": v, "reasons": "该房产已于2025年出售" }),
+    )
+    .await;
+    assert_eq!(filed.expect(201)["application"]["status"], "appeal_bureau");
+    let v = version(&app, &o.reviewer, id).await;
+    let by_reviewer = act(
+        &app,
+        &o.reviewer,
+        id,
+        json!({ "action": "overturn_appeal", "version": v, "comment": "x" }),
+    )
+    .await;
+    assert_eq!(
+        by_reviewer.status, 403,
+        "the bureau answers for its own refusal"
+    );
+    let done = act(
+        &app,
+        &o.bureau,
+        id,
+        json!({ "action": "overturn_appeal", "version": v, "comment": "已核实出售合同" }),
+    )
+    .await;
+    assert_eq!(done.expect(200)["status"], "ready_to_report");
+    // It can go up again in a new batch.
+    let next = new_batch(&app, &o, &[id]).await;
+    assert_ne!(next, batch);
 }

@@ -20,6 +20,7 @@ mod operations;
 mod places;
 mod replica;
 mod reports;
+mod reverification;
 mod review;
 mod security;
 mod startup;

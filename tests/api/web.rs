@@ -901,3 +901,138 @@ async fn members_are_removed_with_a_button_and_warnings_are_shown_without_blocki
         b.html
     );
 }
+
+#[tokio::test]
+async fn a_refused_household_asks_for_reconsideration_on_its_case_page() {
+    let app = TestApp::spawn().await;
+    let token = app.applicant("13800008888").await;
+    let mut form = crate::fixtures::single_household(&id_number("410104", "19800101", 7));
+    crate::fixtures::set(
+        &mut form,
+        "members[0].annual_income_fen",
+        serde_json::json!(90_000_000),
+    );
+    let r = app.file(&token, &form).await;
+    assert_eq!(r["status"], "ineligible");
+    let id = r["application_id"].as_i64().unwrap();
+    let mut b = Browser::new(&app);
+    sign_in_as(&mut b, "13800008888").await;
+    b.get(&format!("/applications/{id}")).await;
+    assert!(
+        b.html.contains(&format!("/applications/{id}/appeal")),
+        "{}",
+        b.html
+    );
+    b.get(&format!("/applications/{id}/appeal")).await;
+    let v = b.version();
+    b.post(
+        &format!("/applications/{id}/appeal"),
+        &[("version", &v), ("reasons", " ")],
+    )
+    .await;
+    assert_eq!(b.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let problems = summary(&b.html);
+    assert!(
+        problems
+            .iter()
+            .any(|(href, _)| href.ends_with("#f-reasons")),
+        "{problems:?}"
+    );
+    let still = app
+        .get(&format!("/api/v1/applications/{id}"), Some(&token))
+        .await;
+    assert_eq!(still.expect(200)["status"], "ineligible", "nothing written");
+    b.post(
+        &format!("/applications/{id}/appeal"),
+        &[("version", &v), ("reasons", "收入证明把年终奖算了两次")],
+    )
+    .await;
+    assert_eq!(b.path(), format!("/applications/{id}"));
+    assert!(b.html.contains("复核答复截止日期"), "{}", b.html);
+    assert!(
+        b.html.contains("2026-11-23"),
+        "15 working days from 2 November"
+    );
+    assert!(
+        !b.html.contains(&format!("/applications/{id}/appeal\"")),
+        "asked once"
+    );
+}
+
+#[tokio::test]
+async fn a_waitlisted_household_declares_for_its_reverification_on_the_web() {
+    use crate::batches::{new_batch, office, ready_cases, seal_submit_ack};
+    let app = TestApp::spawn().await;
+    let o = office(&app).await;
+    let ids = ready_cases(&app, &o, 1, 5).await;
+    let batch = new_batch(&app, &o, &ids).await;
+    seal_submit_ack(&app, &o, batch).await;
+    app.post(
+        &format!("/api/v1/batches/{batch}/decisions"),
+        Some(&o.bureau),
+        &serde_json::json!({ "items": [{ "application_id": ids[0], "decision": "approve" }] }),
+    )
+    .await
+    .expect(200);
+    let id = ids[0];
+    let mut b = Browser::new(&app);
+    sign_in_as(&mut b, "13700000005").await;
+    b.get(&format!("/applications/{id}")).await;
+    let due = case_due(&app, &o.reviewer, id).await;
+    assert!(b.html.contains(&due.to_string()), "the next 年审 is shown");
+    b.get(&format!("/applications/{id}/reverification")).await;
+    assert!(b.html.contains("30000.00"), "incomes as stored, in yuan");
+    let v = b.version();
+    b.post(
+        &format!("/applications/{id}/reverification"),
+        &[("version", &v), ("members[0].annual_income_fen", "三万")],
+    )
+    .await;
+    assert_eq!(b.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let hrefs: Vec<String> = summary(&b.html).into_iter().map(|p| p.0).collect();
+    assert!(
+        hrefs
+            .iter()
+            .any(|h| h.ends_with("#f-members-0-annual_income_fen")),
+        "{hrefs:?}"
+    );
+    assert!(
+        hrefs.iter().any(|h| h.ends_with("#f-declaration_truthful")),
+        "{hrefs:?}"
+    );
+    b.post(
+        &format!("/applications/{id}/reverification"),
+        &[
+            ("version", &v),
+            ("members[0].annual_income_fen", "31,000"),
+            ("declaration_truthful", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(b.path(), format!("/applications/{id}"));
+    let next = due + chrono::Months::new(12);
+    assert!(
+        b.html.contains(&next.to_string()),
+        "continued, next due a year on"
+    );
+    let case = app
+        .get(&format!("/api/v1/applications/{id}"), Some(&o.reviewer))
+        .await;
+    let case = case.expect(200);
+    assert_eq!(case["form"]["members"][0]["annual_income_fen"], 3_100_000);
+    assert_eq!(
+        case["events"].as_array().unwrap().last().unwrap()["action"],
+        "reverify"
+    );
+}
+
+async fn case_due(app: &TestApp, token: &str, id: i64) -> chrono::NaiveDate {
+    let case = app
+        .get(&format!("/api/v1/applications/{id}"), Some(token))
+        .await;
+    let due = case.expect(200)["reverify_due_on"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    chrono::NaiveDate::parse_from_str(&due, "%Y-%m-%d").unwrap()
+}
