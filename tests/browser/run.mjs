@@ -357,6 +357,39 @@ try {
   const theirs = await journey(plain, { mobile: '13800003003', t: en, audit: false, shots: null });
   console.log(`applicant 3 (English, no JavaScript) submitted ${theirs.number}`);
 
+  // 5. A refused household asks for reconsideration (复核) from its case page.
+  await api('POST', '/api/v1/auth/register', { mobile: '13800004004', password: 'appeal-password-1', display_name: '钱复核' });
+  const rtoken = (await api('POST', '/api/v1/auth/login', { login: '13800004004', password: 'appeal-password-1' })).body.token;
+  const refusedForm = {
+    programme: 'public_rental', applicant_class: 'local', community_code: COMMUNITY, filed_at: 'hukou',
+    contact_mobile: '13800004004', language: 'zh', consent_verification: true, declaration_truthful: true,
+    members: [{ relationship: 'applicant', name: '钱复核', id_number: idNumber('410104', '19800101', 93), gender: 'male',
+      marital_status: 'single', hukou_city: '郑州', hukou_since: '2005-03-01', annual_income_fen: 90_000_000 }],
+    housing: [], transfers: [], documents: ['id_card', 'hukou_book'],
+  };
+  const rdraft = await api('POST', '/api/v1/applications', refusedForm, rtoken);
+  const rsub = await api('POST', `/api/v1/applications/${rdraft.body.id}/submit`, {}, rtoken, { 'idempotency-key': 'appeal-1' });
+  check(rsub.status === 201 && rsub.body.status === 'ineligible', `the refused case: ${JSON.stringify(rsub.body)}`);
+  const fourth = await browser.newContext({ ...phone });
+  const p4 = await fourth.newPage();
+  await p4.goto(`${BASE}/login`);
+  await p4.fill('#f-login', '13800004004');
+  await p4.fill('#f-password', 'appeal-password-1');
+  await p4.getByRole('button', { name: '登录' }).click();
+  await p4.goto(`${BASE}/applications/${rdraft.body.id}`);
+  await p4.getByRole('link', { name: '申请复核' }).click();
+  await axe(p4, 'appeal form');
+  await p4.getByRole('button', { name: '提交复核申请' }).click();
+  const appealProblems = await summary(p4);
+  check(appealProblems.some((x) => x.href.endsWith('#f-reasons')), `the summary names the reasons: ${JSON.stringify(appealProblems)}`);
+  await axe(p4, 'appeal form with a problem');
+  await p4.fill('#f-reasons', '收入证明把年终奖算了两次');
+  await p4.getByRole('button', { name: '提交复核申请' }).click();
+  check((await p4.content()).includes('复核答复截止日期'), 'the case page shows when the answer is due');
+  await axe(p4, 'case under appeal');
+  await fourth.close();
+  console.log('applicant 4 asked for reconsideration');
+
   console.log(`axe: no serious or critical violation on ${audited.size} kinds of page`);
   console.log('browser tests: passed');
 } catch (e) {
