@@ -108,14 +108,30 @@ pub struct Tick {
 /// grace period. Each case in its own transaction; safe to run on several instances at
 /// once (the case is locked and its reminder day re-read under the lock).
 pub async fn tick(state: &AppState) -> Result<Tick, DbErr> {
+    use application::Column as C;
+    use sea_orm::ExprTrait;
+    use sea_orm::sea_query::{Condition, Expr};
     let now = state.clock.now();
     let today = local_date(now);
-    let horizon = today + chrono::Duration::days(366);
+    // Only the cases with something to do, whichever programme's policy is strictest:
+    // within the longest reminder period and not yet reminded; past the day and not
+    // reminded since; or past the shortest grace period.
+    let (remind, grace) = widest_days(state, today).await?;
     let ids: Vec<i64> = application::Entity::find()
         .select_only()
-        .column(application::Column::Id)
-        .filter(application::Column::Status.is_in(HOUSED.iter().copied()))
-        .filter(application::Column::ReverifyDueOn.lte(horizon))
+        .column(C::Id)
+        .filter(C::Status.is_in(HOUSED.iter().copied()))
+        .filter(C::ReverifyDueOn.lte(today + chrono::Duration::days(remind)))
+        .filter(
+            Condition::any()
+                .add(C::ReverifyRemindedOn.is_null())
+                .add(
+                    Condition::all()
+                        .add(C::ReverifyDueOn.lt(today))
+                        .add(Expr::col(C::ReverifyRemindedOn).lte(Expr::col(C::ReverifyDueOn))),
+                )
+                .add(C::ReverifyDueOn.lt(today - chrono::Duration::days(grace))),
+        )
         .into_tuple()
         .all(&state.db)
         .await?;
@@ -128,6 +144,19 @@ pub async fn tick(state: &AppState) -> Result<Tick, DbErr> {
         }
     }
     Ok(done)
+}
+
+/// The longest reminder period and the shortest grace period of the policies in force.
+async fn widest_days(state: &AppState, today: NaiveDate) -> Result<(i64, i64), DbErr> {
+    let (mut remind, mut grace) = (30, 30);
+    for p in entity::enums::Programme::ALL {
+        if let Some(policy) = eligibility::service::policy_in_force_cached(state, *p, today).await?
+        {
+            remind = remind.max(i64::from(policy.deadlines.reverification_reminder_days));
+            grace = grace.min(i64::from(policy.deadlines.reverification_grace_days));
+        }
+    }
+    Ok((remind, grace))
 }
 
 /// The reminder days and grace days of the policy in force for the case's programme.

@@ -8,18 +8,7 @@ use serde_json::{Value, json};
 
 use crate::batches::office;
 use crate::fixtures::{COMMUNITY, id_number, set, single_household};
-use crate::helpers::{TestApp, act, version};
-
-fn outcome(report: &Value, name: &str) -> i64 {
-    report["outcomes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["outcome"] == name)
-        .unwrap_or_else(|| panic!("no outcome {name}: {report}"))["count"]
-        .as_i64()
-        .unwrap()
-}
+use crate::helpers::{TestApp, act, outcome, version};
 
 async fn kinds(app: &TestApp, id: i64) -> Vec<(String, String)> {
     outbox_message::Entity::find()

@@ -324,3 +324,15 @@ pub async fn version(app: &TestApp, token: &str, id: i64) -> i64 {
         .as_i64()
         .unwrap()
 }
+
+/// A funnel report's count for a side exit (`ineligible`, `appealed`, `exited`, ...).
+pub fn outcome(report: &Value, name: &str) -> i64 {
+    report["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["outcome"] == name)
+        .unwrap_or_else(|| panic!("no outcome {name}: {report}"))["count"]
+        .as_i64()
+        .unwrap()
+}

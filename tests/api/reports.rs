@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use anju::clock::Clock;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, outcome};
 
 fn stage(report: &Value, name: &str) -> i64 {
     report["stages"]
@@ -12,17 +12,6 @@ fn stage(report: &Value, name: &str) -> i64 {
         .unwrap()
         .iter()
         .find(|s| s["stage"] == name)
-        .unwrap()["count"]
-        .as_i64()
-        .unwrap()
-}
-
-fn outcome(report: &Value, name: &str) -> i64 {
-    report["outcomes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["outcome"] == name)
         .unwrap()["count"]
         .as_i64()
         .unwrap()

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::batches::{new_batch, office, ready_cases, seal_submit_ack};
 use crate::fixtures::set;
-use crate::helpers::{PASSWORD, TestApp, act, version};
+use crate::helpers::{PASSWORD, TestApp, act, outcome, version};
 
 async fn messages(app: &TestApp, id: i64, kind: &str) -> Vec<String> {
     outbox_message::Entity::find()
@@ -23,17 +23,6 @@ async fn messages(app: &TestApp, id: i64, kind: &str) -> Vec<String> {
         .into_iter()
         .map(|m| m.body_text)
         .collect()
-}
-
-fn outcome(report: &Value, name: &str) -> i64 {
-    report["outcomes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["outcome"] == name)
-        .unwrap_or_else(|| panic!("no outcome {name}: {report}"))["count"]
-        .as_i64()
-        .unwrap()
 }
 
 /// Moves the clock to 10:00 in Zhengzhou on `day`.

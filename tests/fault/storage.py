@@ -107,8 +107,12 @@ class Applicants:
     def token(self):
         if not self.tokens or self.used >= 20:
             mobile = "1370000%04d" % len(self.tokens)
-            call("POST", "/api/v1/auth/register", {"mobile": mobile, "password": "storage-password",
-                                                    "display_name": "存储"})
+            status, body, _ = call("POST", "/api/v1/auth/register", {"mobile": mobile, "password": "storage-password",
+                                                                    "display_name": "存储"})
+            if status == 503:
+                return None  # registering writes an account: refused like any write (tried again next time)
+            if status not in (201, 202):
+                fail(f"register: {status} {body}")
             status, body, _ = call("POST", "/api/v1/auth/login", {"login": mobile, "password": "storage-password"})
             if status == 503:
                 return None  # signing in writes a session: refused like any write
