@@ -376,7 +376,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let delivery = crate::notifications::worker::Delivery::from_settings(&settings)?;
     let state = crate::startup::prepare(settings, Arc::new(SystemClock)).await?;
     crate::startup::spawn_background(&state);
-    crate::notifications::worker::spawn(state.clone(), delivery);
+    let worker = crate::notifications::worker::spawn(state.clone(), delivery);
+    let round_limit = Duration::from_secs(state.settings.smtp_timeout_secs + 5);
     let limits = crate::http::server::ConnectionLimits {
         header_timeout: Duration::from_secs(state.settings.header_timeout_secs.max(1)),
         max_connections: crate::http::server::connection_cap(
@@ -416,6 +417,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
     };
     crate::http::server::serve(listener, app, limits, stopping, Duration::from_secs(10)).await?;
+    worker.stop(round_limit).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -205,19 +205,48 @@ pub async fn deliver_due(state: &AppState, delivery: &Delivery) -> Result<usize,
 }
 
 /// The background worker `anju serve` runs.
-pub fn spawn(state: AppState, delivery: Delivery) {
+pub fn spawn(state: AppState, delivery: Delivery) -> Worker {
     tracing::info!(delivery = %delivery.describe(), "outbox worker started");
+    let (stop, mut stopping) = tokio::sync::watch::channel(false);
     if matches!(delivery, Delivery::Disabled) {
-        return;
+        return Worker { stop, task: None };
     }
-    tokio::spawn(async move {
-        loop {
+    let task = tokio::spawn(async move {
+        while !*stopping.borrow() {
             match deliver_due(&state, &delivery).await {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "outbox round failed"),
             }
-            tokio::time::sleep(StdDuration::from_secs(1)).await;
+            tokio::select! {
+                _ = tokio::time::sleep(StdDuration::from_secs(1)) => {}
+                _ = stopping.changed() => {}
+            }
         }
     });
+    Worker {
+        stop,
+        task: Some(task),
+    }
+}
+
+/// The running worker. Stopping it lets the round in flight finish, so that what it
+/// has sent is recorded as sent: a message handed to the mail server and then left
+/// claimed would be sent again by another instance once the claim ran out (seen in
+/// the rolling-restart test before this existed).
+pub struct Worker {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Asks the worker to stop after its current round and waits up to `within`.
+    pub async fn stop(self, within: StdDuration) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task
+            && tokio::time::timeout(within, task).await.is_err()
+        {
+            tracing::warn!("the outbox worker did not finish its round in time");
+        }
+    }
 }

@@ -40,7 +40,7 @@ def start(i):
                ANJU_LOG_FORMAT="json", ANJU_MAIL_DIR=os.path.join(work, f"mail-{i}"),
                ANJU_TRUSTED_PROXIES="127.0.0.1", ANJU_REGISTER_PER_HOUR="100000",
                ANJU_BOOTSTRAP_ADMIN_LOGIN="admin@instances.test", ANJU_BOOTSTRAP_ADMIN_PASSWORD="instances-admin-pw",
-               ANJU_OUTBOX_LEASE_SECS="3", ANJU_OUTBOX_BACKOFF_SECS="1", ANJU_SHUTDOWN_GRACE_SECS="3")
+               ANJU_OUTBOX_BACKOFF_SECS="1", ANJU_SHUTDOWN_GRACE_SECS="3")
     return subprocess.Popen([BIN, "serve"], env=env, stdout=open(os.path.join(work, f"serve-{i}.log"), "a"),
                             stderr=subprocess.STDOUT)
 
