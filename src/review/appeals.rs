@@ -97,16 +97,17 @@ pub async fn file(
     let events = history::of_case(&txn, id).await?;
     let now = state.clock.now();
     let today = local_date(now);
+    let refused_by = refusal(&events);
     let action = match case.case().status {
         Status::Ineligible => Action::AppealEligibility,
-        s @ (Status::Rejected | Status::Exited) => refusal(&events)
+        s @ (Status::Rejected | Status::Exited) => refused_by
             .and_then(|e| appeal_for(e.action))
             .ok_or(ReviewError::WrongStatus(s))?,
         other => return Err(ReviewError::WrongStatus(other)),
     };
     // Once per refusal: an appeal after the latest refusal (an upheld appeal does not
     // count as a new refusal) means this one has had its 复核.
-    let since = refusal(&events).map_or(0, |r| r.id);
+    let since = refused_by.map_or(0, |r| r.id);
     if events
         .iter()
         .any(|e| e.id > since && APPEALS.contains(&e.action))
@@ -119,7 +120,7 @@ pub async fn file(
     }
     let calendar = crate::calendar::service::current(state).await?;
     let (ask_days, answer_days) = windows(state, case.case(), now).await?;
-    let refused_on = refusal(&events).map_or(today, |e| local_date(e.created_at));
+    let refused_on = refused_by.map_or(today, |e| local_date(e.created_at));
     let last_day = calendar.add_working_days(refused_on, ask_days).due_on;
     if today > last_day {
         return Err(refused(

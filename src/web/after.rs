@@ -11,24 +11,15 @@ use super::page::{expired_form, message, not_found, render, unavailable};
 use super::session::Web;
 use super::widgets::{Field, Kind, Problems};
 use crate::applications::ApplicationError;
-use crate::applications::service::{self, CaseDetail};
+use crate::applications::service::CaseDetail;
 use crate::error::FieldError;
 use crate::lifecycle::Status;
 use crate::review::ReviewError;
 
-fn signed_in(web: &Web) -> Result<crate::access::Principal, Response> {
-    web.principal
-        .clone()
-        .ok_or_else(|| web.redirect(&format!("/login?next={}", web.path)))
-}
-
+/// The signed-in caller and their own case (404 for anyone else's), as the case page reads it.
 async fn own_case(web: &Web, id: i64) -> Result<(crate::access::Principal, CaseDetail), Response> {
-    let p = signed_in(web)?;
-    match service::get(&web.state, &p, id).await {
-        Ok(d) => Ok((p, d)),
-        Err(ApplicationError::NotFound | ApplicationError::Forbidden) => Err(not_found(web)),
-        Err(_) => Err(unavailable(web)),
-    }
+    let p = super::cases::signed_in(web)?;
+    Ok((p, super::cases::own_case(web, id).await?))
 }
 
 /// Whether the household may ask for 复核 now (the service has the final word).

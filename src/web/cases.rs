@@ -40,7 +40,7 @@ struct ListPage {
     rows: Vec<Row>,
 }
 
-fn signed_in(web: &Web) -> Result<crate::access::Principal, Response> {
+pub(super) fn signed_in(web: &Web) -> Result<crate::access::Principal, Response> {
     match &web.principal {
         Some(p) => Ok(p.clone()),
         None => Err(web.redirect(&format!("/login?next={}", web.path))),
@@ -223,7 +223,7 @@ fn case_page(web: &Web, d: CaseDetail) -> CasePage {
     }
 }
 
-async fn own_case(web: &Web, id: i64) -> Result<CaseDetail, Response> {
+pub(super) async fn own_case(web: &Web, id: i64) -> Result<CaseDetail, Response> {
     let p = signed_in(web)?;
     service::get(&web.state, &p, id)
         .await

@@ -107,7 +107,18 @@ async fn a_year_of_reverification_reminds_rechecks_and_exits_as_the_policy_says(
     // A declaration with a bad field is refused whole, naming it; nothing changes.
     let mut bad = failed.2.clone();
     set(&mut bad, "members[0].annual_income_fen", json!(-5));
+    let before = version(&app, &failed.1, failed.0).await;
     let refused = declare(&app, &failed.1, failed.0, &bad).await;
+    assert_eq!(
+        version(&app, &failed.1, failed.0).await,
+        before,
+        "nothing written"
+    );
+    assert!(
+        messages(&app, failed.0, "reverification_outcome")
+            .await
+            .is_empty()
+    );
     assert_eq!(refused.status, 422);
     assert!(
         refused
