@@ -62,11 +62,36 @@ pub async fn connect(url: &str, pool_size: u32) -> Result<DatabaseConnection, Db
                 .foreign_keys(true)
                 .create_if_missing(true)
         });
-    let db = Database::connect(opt).await?;
+    let db = connect_retrying(opt).await?;
     if db.get_database_backend() == DbBackend::Sqlite {
         health::watch(db.get_sqlite_connection_pool());
     }
     Ok(db)
+}
+
+/// Connects, retrying while SQLite answers "database is locked" to the first
+/// connection's setup: switching a new file to WAL upgrades a lock, and when several
+/// processes (or instances) start together SQLite refuses that upgrade at once instead
+/// of waiting in the busy handler (its deadlock rule), so `busy_timeout` does not cover
+/// it. Up to about 10 seconds, like the busy timeout; anything else fails at once.
+async fn connect_retrying(opt: ConnectOptions) -> Result<DatabaseConnection, DbErr> {
+    let mut wait = Duration::from_millis(10);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match Database::connect(opt.clone()).await {
+            Err(e) if is_locked(&e) && std::time::Instant::now() < deadline => {
+                tracing::info!(error = %e, "the database is locked while connecting; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_locked(e: &DbErr) -> bool {
+    let text = e.to_string();
+    text.contains("database is locked") || text.contains("(code: 5)")
 }
 
 /// SQLite lets one writer in at a time, and a connection that finds the lock taken
