@@ -259,7 +259,13 @@ impl ApiError {
 
     /// The code and message of the body, for per-item results of bulk operations.
     pub fn code_and_message(&self) -> (String, String) {
-        let body = match self {
+        let body = self.body();
+        (body.code.clone(), body.message.clone())
+    }
+
+    /// The body every variant carries.
+    pub fn body(&self) -> &ErrorBody {
+        match self {
             ApiError::BadRequest(b)
             | ApiError::Unauthorized(b)
             | ApiError::Forbidden(b)
@@ -271,8 +277,24 @@ impl ApiError {
             | ApiError::TooManyRequests(b, _)
             | ApiError::Internal(b)
             | ApiError::Unavailable(b, _) => &b.0,
-        };
-        (body.code.clone(), body.message.clone())
+        }
+    }
+
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests(..) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
+        }
     }
 }
 

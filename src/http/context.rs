@@ -39,6 +39,15 @@ pub fn current() -> Option<RequestContext> {
     CONTEXT.try_with(|c| c.clone()).ok()
 }
 
+/// Runs `fut` with the request's language replaced (a web page's remembered choice
+/// beats the browser's `Accept-Language`, so its error messages match the page).
+pub async fn with_lang<F: std::future::Future>(lang: Lang, fut: F) -> F::Output {
+    match current() {
+        Some(ctx) => CONTEXT.scope(RequestContext { lang, ..ctx }, fut).await,
+        None => fut.await,
+    }
+}
+
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 fn request_id_from(req: &Request) -> String {

@@ -117,10 +117,11 @@ pub fn svg(f: &Funnel) -> String {
     const GAP: f64 = 12.0;
     const COLOURS: [(&str, &str); 2] = [("#2f6db5", "公租房"), ("#d9822b", "廉租房")];
     let top = f.stages.first().map_or(1, |s| s.count.max(1)) as f64;
+    let first = f.stages.first().map_or("", |s| s.label_zh);
     let height = 70.0 + f.stages.len() as f64 * (BAR_H + GAP) + 30.0;
     let mut out = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{height}" viewBox="0 0 {w} {height}" font-family="sans-serif" font-size="13">"#,
-        w = LEFT + W + 170.0
+        w = LEFT + W + 230.0
     );
     out.push_str(&format!(
         r#"<text x="10" y="24" font-size="16" font-weight="bold">{} 住房保障申请漏斗 · housing application funnel</text>"#,
@@ -153,16 +154,18 @@ pub fn svg(f: &Funnel) -> String {
             s.label_zh,
             escape(s.label_en)
         ));
+        // Every percentage says what it is a share of: the first stage's households.
         let share = if i == 0 {
             "100%".to_string()
         } else {
             format!("{:.1}%", s.count as f64 * 100.0 / top)
         };
         out.push_str(&format!(
-            r#"<text x="{}" y="{}">{} 户 · {}</text>"#,
+            r#"<text x="{}" y="{}">{} 户 · 占{} {}</text>"#,
             LEFT + W + 8.0,
             y + BAR_H / 2.0 + 5.0,
             s.count,
+            first,
             share
         ));
     }

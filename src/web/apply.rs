@@ -112,6 +112,14 @@ impl Step {
 pub struct Posted(Vec<(String, String)>);
 
 impl Posted {
+    pub fn new(pairs: Vec<(String, String)>) -> Posted {
+        Posted(pairs)
+    }
+
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
@@ -119,14 +127,14 @@ impl Posted {
             .map(|(_, v)| v.as_str())
     }
 
-    fn text(&self, name: &str) -> Option<String> {
+    pub fn text(&self, name: &str) -> Option<String> {
         self.get(name)
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .map(str::to_string)
     }
 
-    fn all(&self, name: &str) -> Vec<&str> {
+    pub fn all(&self, name: &str) -> Vec<&str> {
         self.0
             .iter()
             .filter(|(k, _)| k == name)
@@ -993,18 +1001,27 @@ fn step_page(
 fn need_applicant(web: &Web) -> Option<Response> {
     match &web.principal {
         None => Some(web.redirect(&format!("/login?next={}", web.path))),
-        Some(p) if p.role != crate::access::Role::Applicant => Some(super::page::message(
-            web,
-            StatusCode::FORBIDDEN,
-            (
-                "此页面供申请家庭使用",
-                "This page is for applicant families",
-            ),
-            (
-                "工作人员请使用窗口录入功能。",
-                "Staff enter paper applications at the counter instead.",
-            ),
-        )),
+        // A reviewer enters a walk-in family's paper application on the same form
+        // (a counter draft, theirs alone until submitted).
+        Some(p)
+            if !p.is(&[
+                crate::access::Role::Applicant,
+                crate::access::Role::Reviewer,
+            ]) =>
+        {
+            Some(super::page::message(
+                web,
+                StatusCode::FORBIDDEN,
+                (
+                    "此页面供申请家庭和窗口审核人员使用",
+                    "This page is for applicant families and counter reviewers",
+                ),
+                (
+                    "纸质申请由社区审核人员在窗口录入。",
+                    "Paper applications are entered by a community reviewer at the counter.",
+                ),
+            ))
+        }
         Some(_) => None,
     }
 }

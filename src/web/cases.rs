@@ -54,12 +54,25 @@ fn answer_for(web: &Web, e: ApplicationError) -> Response {
     }
 }
 
+/// Staff work from the desk: their "applications" are the queue. The admin, who works
+/// no cases, lands on the dashboard.
+fn staff_home(web: &Web, to: &str) -> Option<Response> {
+    match web.principal.as_ref().map(|p| p.role) {
+        Some(crate::access::Role::Admin) => Some(web.redirect("/staff/dashboard")),
+        Some(r) if crate::access::scope_kind(r).is_some() => Some(web.redirect(to)),
+        _ => None,
+    }
+}
+
 #[handler]
 pub async fn list(web: Web) -> Response {
     let p = match signed_in(&web) {
         Ok(p) => p,
         Err(r) => return r,
     };
+    if let Some(r) = staff_home(&web, "/staff") {
+        return r;
+    }
     let lang = web.lang;
     match service::list(&web.state, &p, None, 100).await {
         Ok(items) => {
@@ -232,6 +245,9 @@ pub(super) async fn own_case(web: &Web, id: i64) -> Result<CaseDetail, Response>
 
 #[handler]
 pub async fn detail(web: Web, Path(id): Path<i64>) -> Response {
+    if let Some(r) = staff_home(&web, &format!("/staff/cases/{id}")) {
+        return r;
+    }
     match own_case(&web, id).await {
         Ok(d) => render(&web, StatusCode::OK, &case_page(&web, d)),
         Err(r) => r,

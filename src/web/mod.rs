@@ -16,6 +16,7 @@ mod labels;
 mod notice;
 mod page;
 pub mod session;
+mod staff;
 mod start;
 mod widgets;
 
@@ -26,6 +27,16 @@ use poem::{Endpoint, EndpointExt, IntoResponse, Response, Route, get, handler};
 use session::{LANG_COOKIE, Web};
 
 const STYLESHEET: &str = include_str!("static/anju.css");
+const STAFF_SCRIPT: &str = include_str!("static/staff.js");
+
+/// The queue's keyboard shortcuts (the pages work without it).
+#[handler]
+fn staff_script() -> Response {
+    Response::builder()
+        .content_type("text/javascript; charset=utf-8")
+        .header("cache-control", "public, max-age=3600")
+        .body(STAFF_SCRIPT)
+}
 
 #[handler]
 fn stylesheet() -> Response {
@@ -55,6 +66,13 @@ fn switch_lang(web: Web, Path(code): Path<String>, Query(q): Query<Back>) -> Res
     let mut resp = web.redirect(local_path(q.back.as_deref()));
     web.set_cookie(&mut resp, LANG_COOKIE, code, Some(365 * 24 * 3600));
     resp
+}
+
+/// Notices in progress are the queue of cases on notice (each case page lists its
+/// objections and decides them).
+#[handler]
+fn staff_notices(web: Web) -> Response {
+    web.redirect("/staff?status=passed_review")
 }
 
 /// Every page, with unknown paths answered by an HTML 404 in the visitor's language.
@@ -106,12 +124,39 @@ pub fn routes() -> impl Endpoint + use<> {
         )
         .at("/applications/:id/review", get(apply::review))
         .at("/applications/:id/submit", poem::post(apply::submit))
+        .at("/staff", get(staff::desk::queue_page))
+        .at("/staff/bulk", poem::post(staff::desk::bulk))
+        .at("/staff/notices", get(staff_notices))
+        .at("/staff/cases/:id", get(staff::case::detail))
+        .at("/staff/cases/:id/act", poem::post(staff::case::act))
+        .at("/staff/cases/:id/claim", poem::post(staff::case::claim))
+        .at("/staff/cases/:id/compare/:other", get(staff::case::compare))
+        .at(
+            "/staff/batches",
+            get(staff::batches::list).post(staff::batches::create),
+        )
+        .at("/staff/batches/:id", get(staff::batches::detail))
+        .at(
+            "/staff/batches/:id/decide",
+            poem::post(staff::batches::decide),
+        )
+        .at(
+            "/staff/batches/:id/roster",
+            get(staff::batches::roster_file),
+        )
+        .at(
+            "/staff/batches/:id/:step",
+            poem::post(staff::batches::change),
+        )
+        .at("/staff/dashboard", get(staff::dashboard::page))
+        .at("/staff/dashboard/:name", get(staff::dashboard::file))
         .at("/static/anju.css", get(stylesheet))
+        .at("/static/staff.js", get(staff_script))
         .at("/lang/:code", get(switch_lang))
         .around(|next, req| async move {
             let lang = session::lang_of(&req);
             let path = req.uri().path().to_string();
-            match next.call(req).await {
+            match crate::http::context::with_lang(lang, next.call(req)).await {
                 Ok(resp) => Ok(resp.into_response()),
                 Err(err) if err.status() == StatusCode::NOT_FOUND => {
                     Ok(page::bare_not_found(lang, &path))

@@ -13,6 +13,11 @@ pub struct Chrome {
     pub lang: Lang,
     pub csrf: String,
     pub signed_in: bool,
+    /// The signed-in account's role when it is staff (reviewer, supervisor, bureau):
+    /// the menu shows the desk instead of "my applications".
+    pub staff_role: Option<crate::access::Role>,
+    /// The signed-in account is the admin (the dashboard is theirs to read too).
+    pub admin: bool,
     pub path: String,
     pub title: String,
 }
@@ -23,6 +28,15 @@ impl Chrome {
             lang: web.lang,
             csrf: web.csrf_token(),
             signed_in: web.principal.is_some(),
+            staff_role: web
+                .principal
+                .as_ref()
+                .map(|p| p.role)
+                .filter(|r| crate::access::scope_kind(*r).is_some()),
+            admin: web
+                .principal
+                .as_ref()
+                .is_some_and(|p| p.role == crate::access::Role::Admin),
             path: web.path.clone(),
             title: web.t(zh, en).to_string(),
         }
@@ -33,6 +47,30 @@ impl Chrome {
             Lang::Zh => zh,
             Lang::En => en,
         }
+    }
+
+    pub fn is_staff(&self) -> bool {
+        self.staff_role.is_some()
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.admin
+    }
+
+    pub fn is_reviewer(&self) -> bool {
+        self.staff_role == Some(crate::access::Role::Reviewer)
+    }
+
+    pub fn is_bureau(&self) -> bool {
+        self.staff_role == Some(crate::access::Role::Bureau)
+    }
+
+    /// Supervisors and the bureau work batches.
+    pub fn works_batches(&self) -> bool {
+        matches!(
+            self.staff_role,
+            Some(crate::access::Role::Supervisor | crate::access::Role::Bureau)
+        )
     }
 
     pub fn is_en(&self) -> bool {
@@ -130,6 +168,8 @@ pub fn bare_not_found(lang: Lang, path: &str) -> Response {
             lang,
             csrf: String::new(),
             signed_in: false,
+            staff_role: None,
+            admin: false,
             path: path.to_string(),
             title: t("找不到该页面", "Page not found").into(),
         },

@@ -23,6 +23,7 @@ mod reports;
 mod reverification;
 mod review;
 mod security;
+mod staff_web;
 mod startup;
 mod users;
 mod web;

@@ -10,18 +10,18 @@ use crate::fixtures::{APPLICANT_ID, id_number, spouse_id};
 use crate::helpers::TestApp;
 
 /// A browser: keeps cookies, follows redirects, reads the CSRF token off each page.
-struct Browser<'a> {
+pub struct Browser<'a> {
     app: &'a TestApp,
-    cookies: HashMap<String, String>,
+    pub cookies: HashMap<String, String>,
     /// The last page's HTML.
-    html: String,
-    status: StatusCode,
+    pub html: String,
+    pub status: StatusCode,
     /// Every URL visited, redirects included.
     visited: Vec<String>,
     set_cookies: Vec<String>,
 }
 
-fn csrf_of(html: &str) -> String {
+pub fn csrf_of(html: &str) -> String {
     let marker = "name=\"_csrf\" value=\"";
     html.find(marker)
         .map(|i| {
@@ -31,14 +31,14 @@ fn csrf_of(html: &str) -> String {
         .unwrap_or_default()
 }
 
-fn attr_after(html: &str, marker: &str) -> Option<String> {
+pub fn attr_after(html: &str, marker: &str) -> Option<String> {
     let i = html.find(marker)?;
     let rest = &html[i + marker.len()..];
     Some(rest[..rest.find('"')?].to_string())
 }
 
 /// The links of the error summary: (href, text).
-fn summary(html: &str) -> Vec<(String, String)> {
+pub fn summary(html: &str) -> Vec<(String, String)> {
     let Some(start) = html.find("class=\"error-summary\"") else {
         return vec![];
     };
@@ -62,7 +62,7 @@ fn summary(html: &str) -> Vec<(String, String)> {
 }
 
 impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
+    pub fn new(app: &'a TestApp) -> Self {
         Browser {
             app,
             cookies: HashMap::new(),
@@ -81,7 +81,7 @@ impl<'a> Browser<'a> {
             .join("; ")
     }
 
-    async fn request(&mut self, method: Method, path: &str, form: Option<String>) {
+    pub async fn request(&mut self, method: Method, path: &str, form: Option<String>) {
         let mut method = method;
         let mut path = path.to_string();
         let mut form = form;
@@ -126,13 +126,13 @@ impl<'a> Browser<'a> {
         panic!("too many redirects");
     }
 
-    async fn get(&mut self, path: &str) -> &mut Self {
+    pub async fn get(&mut self, path: &str) -> &mut Self {
         self.request(Method::GET, path, None).await;
         self
     }
 
     /// Posts the form with this page's CSRF token.
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> &mut Self {
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> &mut Self {
         let mut pairs: Vec<(String, String)> = fields
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -143,15 +143,15 @@ impl<'a> Browser<'a> {
         self
     }
 
-    fn version(&self) -> String {
+    pub fn version(&self) -> String {
         attr_after(&self.html, "name=\"version\" value=\"").expect("a version on the page")
     }
 
-    fn path(&self) -> &str {
+    pub fn path(&self) -> &str {
         self.visited.last().unwrap()
     }
 
-    async fn register_and_sign_in(&mut self, mobile: &str) {
+    pub async fn register_and_sign_in(&mut self, mobile: &str) {
         self.get("/register").await;
         self.post(
             "/register",
@@ -664,16 +664,11 @@ async fn the_notice_page_lists_masked_cases_and_takes_an_objection() {
 }
 
 #[tokio::test]
-async fn staff_signed_in_on_the_web_cannot_use_the_applicant_form() {
+async fn staff_other_than_counter_reviewers_cannot_use_the_applicant_form() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    app.staff(
-        &admin,
-        "reviewer",
-        "rev@example.org",
-        &[crate::fixtures::COMMUNITY],
-    )
-    .await;
+    app.staff(&admin, "supervisor", "rev@example.org", &["410104003"])
+        .await;
     let mut b = Browser::new(&app);
     b.get("/login").await;
     b.post(
