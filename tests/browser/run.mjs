@@ -126,6 +126,213 @@ async function caseOnNotice() {
   return sub.body.number;
 }
 
+/** Signs in on the web page and checks where it lands. */
+async function signIn(page, login, password, landing) {
+  await page.goto(`${BASE}/login`);
+  await page.fill('#f-login', login);
+  await page.fill('#f-password', password);
+  await page.getByRole('button', { name: '登录' }).click();
+  check(new URL(page.url()).pathname === landing, `${login} lands on ${landing}, not ${page.url()}`);
+}
+
+/** The status a page answered with. */
+async function statusOf(page, p) {
+  const r = await page.goto(`${BASE}${p}`);
+  return r.status();
+}
+
+/** A case submitted through the API by a new applicant; [id, number]. */
+async function submitted(mobile, password, seq) {
+  await api('POST', '/api/v1/auth/register', { mobile, password, display_name: `申请人${seq}` });
+  const token = (await api('POST', '/api/v1/auth/login', { login: mobile, password })).body.token;
+  const form = {
+    programme: 'public_rental', applicant_class: 'local', community_code: COMMUNITY, filed_at: 'hukou',
+    contact_mobile: mobile, language: 'zh', consent_verification: true, declaration_truthful: true,
+    members: [{ relationship: 'applicant', name: `孙${seq}`, id_number: idNumber('410104', '19800101', seq), gender: 'male',
+      marital_status: 'single', hukou_city: '郑州', hukou_since: '2005-03-01', annual_income_fen: 2_000_000 }],
+    housing: [], transfers: [], documents: ['id_card', 'hukou_book'],
+  };
+  const draft = await api('POST', '/api/v1/applications', form, token);
+  const sub = await api('POST', `/api/v1/applications/${draft.body.id}/submit`, {}, token, { 'idempotency-key': `staff-${seq}` });
+  check(sub.status === 201 && sub.body.status === 'eligible', `submit ${seq}: ${JSON.stringify(sub.body)}`);
+  return [draft.body.id, sub.body.number];
+}
+
+/** Opens an action's panel on the staff case page and returns its form. */
+async function actionForm(page, name) {
+  const panel = page.locator('details.act', { has: page.locator('summary', { hasText: name }) });
+  if (!(await panel.getAttribute('open'))) await panel.locator('summary').click();
+  return panel;
+}
+
+async function staffJourney(browser) {
+  const admin = (await api('POST', '/api/v1/auth/login', ADMIN)).body.token;
+  const people = {
+    reviewer: { login: 'reviewer@anju.test', password: 'browser-reviewer-password' },
+    supervisor: { login: 'supervisor@anju.test', password: 'browser-supervisor-password' },
+    bureau: { login: 'bureau@anju.test', password: 'browser-bureau-password' },
+  };
+  for (const [role, place] of [['supervisor', '410104003'], ['bureau', '410104']]) {
+    const made = await api('POST', '/api/v1/admin/users', {
+      role, display_name: role, email: people[role].login, password: people[role].password, places: [place],
+    }, admin);
+    check(made.status === 201, `creating the ${role}: ${JSON.stringify(made.body)}`);
+  }
+  // The notice window is wall-clock time on a real server: this run publishes a policy
+  // whose notice lasts 0 days (the API tests move an injectable clock instead).
+  const today = new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10);
+  const policies = (await api('GET', '/api/v1/policies')).body.filter((p) => p.programme === 'public_rental');
+  const doc = policies.sort((a, b) => (a.effective_from < b.effective_from ? 1 : -1))[0].document;
+  doc.version = 'browser-gzf-0day';
+  doc.effective_from = today;
+  doc.deadlines.notice_days = 0;
+  const pub = await api('POST', '/api/v1/policies', doc, admin);
+  check(pub.status === 201, `publishing the 0-day notice policy: ${JSON.stringify(pub.body)}`);
+
+  const [a, aNumber] = await submitted('13700000011', 'staff-flow-password-a', 211);
+  const [b, bNumber] = await submitted('13700000012', 'staff-flow-password-b', 213);
+
+  const desk = { viewport: { width: 1366, height: 900 }, bypassCSP: true };
+  const rctx = await browser.newContext(desk);
+  const r = await rctx.newPage();
+  await signIn(r, people.reviewer.login, people.reviewer.password, '/staff');
+  check((await r.content()).includes(aNumber), 'the queue lists the first case');
+  await axe(r, 'work queue');
+  // The keyboard: j moves to the first case, x ticks it.
+  await r.keyboard.press('j');
+  check(await r.evaluate(() => document.activeElement?.closest('tbody') !== null), 'j focuses a case in the queue');
+  await r.keyboard.press('x');
+  check(await r.locator('tbody input[type=checkbox]:checked').count() === 1, 'x ticks the focused case');
+
+  // Case A: accept, then a correction asked with nothing listed, then with two items.
+  await r.goto(`${BASE}/staff/cases/${a}`);
+  await axe(r, 'staff case page');
+  await (await actionForm(r, '受理')).getByRole('button', { name: '受理' }).click();
+  check(r.url().includes('done=accept'), `accepted: ${r.url()}`);
+  let form = await actionForm(r, '一次性告知补正');
+  await form.getByRole('button', { name: '一次性告知补正' }).click();
+  const asked = await summary(r);
+  check(asked.some((x) => x.href === '#request_correction-items'), `the summary names the items: ${JSON.stringify(asked)}`);
+  await axe(r, 'staff case page with a problem');
+  form = await actionForm(r, '一次性告知补正');
+  await form.locator('#request_correction-items').fill('补交户口簿复印件\n补交收入证明');
+  await form.getByRole('button', { name: '一次性告知补正' }).click();
+  check((await r.content()).includes('待补正'), 'the case waits for the correction');
+
+  // The applicant sees the items and resubmits from the applicant pages.
+  const actx = await browser.newContext({ viewport: { width: 360, height: 780 }, bypassCSP: true });
+  const ap = await actx.newPage();
+  await signIn(ap, '13700000011', 'staff-flow-password-a', '/applications');
+  await ap.goto(`${BASE}/applications/${a}`);
+  check((await ap.content()).includes('补交收入证明'), 'the applicant sees what to correct');
+  check((await statusOf(ap, '/staff')) === 403, 'an applicant is refused the desk');
+  check((await statusOf(ap, `/staff/cases/${a}`)) === 403, 'an applicant is refused the staff case page');
+  await ap.goto(`${BASE}/applications/${a}/edit/household`);
+  await ap.goto(`${BASE}/applications/${a}/review`);
+  await ap.getByRole('button', { name: '重新提交' }).click();
+  check(new URL(ap.url()).pathname.endsWith('/receipt'), `resubmitted: ${ap.url()}`);
+  await actx.close();
+
+  // Back at the desk: accept again and pass with the opinion.
+  await r.goto(`${BASE}/staff/cases/${a}`);
+  await (await actionForm(r, '受理')).getByRole('button', { name: '受理' }).click();
+  form = await actionForm(r, '通过初审，开始公示');
+  await form.locator('#pass_review-comment').fill('经入户调查，情况属实');
+  await form.getByRole('button', { name: '通过初审，开始公示' }).click();
+  check((await r.content()).includes('公示中'), 'case A is on notice');
+  // Case B: accepted in bulk from the queue, then passed.
+  await r.goto(`${BASE}/staff?status=eligible`);
+  await r.check(`#pick-${b}`);
+  await r.selectOption('#bulk-action', 'accept');
+  await r.getByRole('button', { name: '执行' }).click();
+  check((await r.content()).includes('成功 1'), 'the bulk result lists the case');
+  await axe(r, 'bulk result');
+  await r.goto(`${BASE}/staff/cases/${b}`);
+  form = await actionForm(r, '通过初审，开始公示');
+  await form.locator('#pass_review-comment').fill('材料齐全');
+  await form.getByRole('button', { name: '通过初审，开始公示' }).click();
+  check((await statusOf(r, '/staff/batches')) === 403, 'a reviewer has no batches');
+
+  // The notice ends (0 days); closing due notices is what the ticker does each minute.
+  const stoken = (await api('POST', '/api/v1/auth/login', people.supervisor)).body.token;
+  const closed = await api('POST', '/api/v1/review/notices/close-due', {}, stoken);
+  check(closed.status === 200, `closing notices: ${JSON.stringify(closed.body)}`);
+
+  // The supervisor builds, seals and sends the batch.
+  const sctx = await browser.newContext(desk);
+  const s = await sctx.newPage();
+  await signIn(s, people.supervisor.login, people.supervisor.password, '/staff');
+  await s.goto(`${BASE}/staff/batches`);
+  await axe(s, 'batches');
+  await s.selectOption('#new-programme', 'public_rental');
+  await s.getByRole('button', { name: '新建批次' }).click();
+  const batchPath = new URL(s.url()).pathname;
+  await axe(s, 'draft batch');
+  await s.check(`#add-${a}`);
+  await s.check(`#add-${b}`);
+  await s.getByRole('button', { name: '加入批次' }).click();
+  await s.getByRole('button', { name: '封存批次' }).click();
+  const hash = (await s.locator('code.hash').textContent()).trim();
+  check(/^[0-9a-f]{64}$/.test(hash), `the manifest hash is shown: ${hash}`);
+  await axe(s, 'sealed batch');
+  await s.getByRole('button', { name: '上报区民政局' }).click();
+  check((await s.content()).includes('批次已上报区民政局'), 'the batch is sent');
+  await sctx.close();
+
+  // The bureau acknowledges with the hash, approves A and returns B.
+  const bctx = await browser.newContext(desk);
+  const bu = await bctx.newPage();
+  await signIn(bu, people.bureau.login, people.bureau.password, '/staff');
+  await bu.goto(`${BASE}${batchPath}`);
+  await axe(bu, 'batch to acknowledge');
+  await bu.fill('#ack-count', '2');
+  await bu.fill('#ack-sha256', hash);
+  await bu.getByRole('button', { name: '签收' }).click();
+  check((await bu.content()).includes('件数和哈希与封存清单一致'), 'received');
+  await bu.selectOption(`#decision-${a}`, 'approve');
+  await bu.selectOption(`#decision-${b}`, 'return');
+  await bu.selectOption(`#reason-${b}`, 'incomplete_documents');
+  await bu.fill(`#comment-${b}`, '缺少收入证明原件');
+  await bu.getByRole('button', { name: '记录所选决定' }).click();
+  check((await bu.content()).includes('决定已记录'), 'the decisions are recorded');
+  await axe(bu, 'decided batch');
+  const btoken = (await api('POST', '/api/v1/auth/login', people.bureau)).body.token;
+  const caseA = (await api('GET', `/api/v1/applications/${a}`, undefined, btoken)).body;
+  const caseB = (await api('GET', `/api/v1/applications/${b}`, undefined, btoken)).body;
+  check(caseA.status === 'waitlisted' && caseB.status === 'returned', `A ${caseA.status}, B ${caseB.status}`);
+
+  // The dashboard shows those numbers; the chart is drawn by the browser.
+  await bu.goto(`${BASE}/staff/dashboard`);
+  await axe(bu, 'dashboard');
+  const funnel = (await api('GET', '/api/v1/reports/funnel', undefined, btoken)).body;
+  for (const st of funnel.stages) {
+    const cell = bu.locator('tbody tr', { has: bu.locator('th', { hasText: new RegExp(`^${st.label}$`) }) }).first().locator('td').first();
+    check((await cell.textContent()).trim() === String(st.count), `dashboard ${st.label}: ${st.count}`);
+  }
+  const approved = funnel.stages.find((x) => x.stage === 'approved');
+  check(approved && approved.count >= 1, `the funnel counts the approval: ${JSON.stringify(approved)}`);
+  const returned = funnel.outcomes.find((x) => x.outcome === 'returned');
+  check(returned && returned.count >= 1, `the funnel counts the return: ${JSON.stringify(returned)}`);
+  const drawn = await bu.evaluate(async () => {
+    const img = document.querySelector('figure.chart img');
+    await img.decode();
+    return img.naturalWidth;
+  });
+  check(drawn > 0, 'the chart image is drawn');
+  if (SHOTS) await bu.screenshot({ path: path.join(SHOTS, 'dashboard.png'), fullPage: true });
+  await bctx.close();
+  // The admin runs the service, not cases: the dashboard, never the desk.
+  const adctx = await browser.newContext(desk);
+  const ad = await adctx.newPage();
+  await signIn(ad, ADMIN.login, ADMIN.password, '/staff/dashboard');
+  check((await statusOf(ad, '/staff')) === 403, 'the admin is refused the desk');
+  check((await statusOf(ad, `/staff/cases/${a}`)) === 403, 'the admin is refused case pages');
+  check((await statusOf(ad, '/staff/batches')) === 403, 'the admin is refused batches');
+  await adctx.close();
+  await rctx.close();
+  console.log(`staff: ${aNumber} approved, ${bNumber} returned, through the desk, the batch and the bureau's pages`);
+}
+
 const audited = new Set();
 
 /** axe-core's serious and critical findings on the page (WCAG 2.1 A and AA rules). */
@@ -389,6 +596,10 @@ try {
   await axe(p4, 'case under appeal');
   await fourth.close();
   console.log('applicant 4 asked for reconsideration');
+
+  // 6. The staff pages: a reviewer's desk, the supervisor's batch, the bureau's inbox
+  // and the dashboard, each role refused the others' pages.
+  await staffJourney(browser);
 
   console.log(`axe: no serious or critical violation on ${audited.size} kinds of page`);
   console.log('browser tests: passed');
