@@ -112,16 +112,24 @@ fn escape(s: &str) -> String {
 /// One bar per stage, width proportional to the first stage, split by programme colour.
 pub fn svg(f: &Funnel) -> String {
     const W: f64 = 640.0;
-    const LEFT: f64 = 170.0;
     const BAR_H: f64 = 34.0;
     const GAP: f64 = 12.0;
     const COLOURS: [(&str, &str); 2] = [("#2f6db5", "公租房"), ("#d9822b", "廉租房")];
     let top = f.stages.first().map_or(1, |s| s.count.max(1)) as f64;
     let first = f.stages.first().map_or("", |s| s.label_zh);
+    // Labels are never cut off: the left margin fits the widest one, Chinese on the
+    // first line and English below in a smaller size (generous widths per character,
+    // since the viewer's own font draws them).
+    let widest = f
+        .stages
+        .iter()
+        .map(|s| (s.label_zh.chars().count() as f64 * 14.0).max(s.label_en.len() as f64 * 7.0))
+        .fold(0.0, f64::max);
+    let left = widest + 24.0;
     let height = 70.0 + f.stages.len() as f64 * (BAR_H + GAP) + 30.0;
     let mut out = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{height}" viewBox="0 0 {w} {height}" font-family="sans-serif" font-size="13">"#,
-        w = LEFT + W + 230.0
+        w = left + W + 230.0
     );
     out.push_str(&format!(
         r#"<text x="10" y="24" font-size="16" font-weight="bold">{} 住房保障申请漏斗 · housing application funnel</text>"#,
@@ -134,7 +142,7 @@ pub fn svg(f: &Funnel) -> String {
     for (i, s) in f.stages.iter().enumerate() {
         let y = 60.0 + i as f64 * (BAR_H + GAP);
         let width = W * s.count as f64 / top;
-        let x0 = LEFT + (W - width) / 2.0;
+        let x0 = left + (W - width) / 2.0;
         let mut x = x0;
         for (p, (colour, _)) in f.by_programme.iter().zip(COLOURS) {
             let part = if s.count == 0 {
@@ -148,11 +156,12 @@ pub fn svg(f: &Funnel) -> String {
             x += part;
         }
         out.push_str(&format!(
-            r#"<text x="{}" y="{}" text-anchor="end">{} {}</text>"#,
-            LEFT - 8.0,
-            y + BAR_H / 2.0 + 5.0,
+            r#"<text x="{x}" y="{}" text-anchor="end">{}</text><text x="{x}" y="{}" text-anchor="end" font-size="11" fill="dimgray">{}</text>"#,
+            y + BAR_H / 2.0 - 2.0,
             s.label_zh,
-            escape(s.label_en)
+            y + BAR_H / 2.0 + 12.0,
+            escape(s.label_en),
+            x = left - 8.0,
         ));
         // Every percentage says what it is a share of: the first stage's households.
         let share = if i == 0 {
@@ -162,7 +171,7 @@ pub fn svg(f: &Funnel) -> String {
         };
         out.push_str(&format!(
             r#"<text x="{}" y="{}">{} 户 · 占{} {}</text>"#,
-            LEFT + W + 8.0,
+            left + W + 8.0,
             y + BAR_H / 2.0 + 5.0,
             s.count,
             first,
