@@ -9,6 +9,7 @@ pub mod engine;
 pub mod guide;
 pub mod input;
 pub mod policy;
+pub mod policy_toml;
 mod repository;
 pub mod service;
 

@@ -9,4 +9,5 @@ pub mod service;
 pub mod templates;
 pub mod worker;
 
+pub use entity::enums::OutboxStatus;
 pub use service::{NewMessage, OutboxError, enqueue};

@@ -140,11 +140,24 @@ struct CasePage {
     sections: Vec<super::apply::Section>,
 }
 
-fn reason_text(code: &Option<String>, lang: Lang) -> String {
+/// A stored reason code's text, or nothing.
+pub(super) fn reason_text(code: &Option<String>, lang: Lang) -> String {
     code.as_deref()
         .and_then(crate::lifecycle::reasons::label)
         .map(|m| m.get(lang).to_string())
         .unwrap_or_default()
+}
+
+/// The latest eligibility decision: eligible or not, its policy version, rule by rule.
+pub(super) fn decision_of(d: &CaseDetail, lang: Lang) -> (Option<bool>, String, Vec<RuleLine>) {
+    match &d.decision {
+        Some(dec) => (
+            Some(dec.eligible),
+            dec.policy_version.clone(),
+            lines_of(dec, lang),
+        ),
+        None => (None, String::new(), vec![]),
+    }
 }
 
 fn case_page(web: &Web, d: CaseDetail) -> CasePage {
@@ -172,14 +185,7 @@ fn case_page(web: &Web, d: CaseDetail) -> CasePage {
             note: reason_text(&e.reason_code, lang),
         })
         .collect();
-    let (eligible, policy_version, lines) = match &d.decision {
-        Some(dec) => (
-            Some(dec.eligible),
-            dec.policy_version.clone(),
-            lines_of(dec, lang),
-        ),
-        None => (None, String::new(), vec![]),
-    };
+    let (eligible, policy_version, lines) = decision_of(&d, lang);
     let community = d.community.as_ref().map(|c| c.name.clone());
     CasePage {
         c: Chrome::of(web, "申请详情", "Your application"),

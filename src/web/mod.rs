@@ -68,6 +68,66 @@ fn switch_lang(web: Web, Path(code): Path<String>, Query(q): Query<Back>) -> Res
     resp
 }
 
+/// The staff and admin pages.
+fn staff_routes(r: Route) -> Route {
+    r.at("/staff", get(staff::desk::queue_page))
+        .at("/staff/bulk", poem::post(staff::desk::bulk))
+        .at("/staff/notices", get(staff_notices))
+        .at("/staff/cases/:id", get(staff::case::detail))
+        .at("/staff/cases/:id/act", poem::post(staff::case::act))
+        .at("/staff/cases/:id/claim", poem::post(staff::case::claim))
+        .at("/staff/cases/:id/compare/:other", get(staff::case::compare))
+        .at(
+            "/staff/batches",
+            get(staff::batches::list).post(staff::batches::create),
+        )
+        .at("/staff/batches/:id", get(staff::batches::detail))
+        .at(
+            "/staff/batches/:id/decide",
+            poem::post(staff::batches::decide),
+        )
+        .at(
+            "/staff/batches/:id/roster",
+            get(staff::batches::roster_file),
+        )
+        .at(
+            "/staff/batches/:id/manifest",
+            get(staff::batches::manifest_file),
+        )
+        .at(
+            "/staff/batches/:id/:step",
+            poem::post(staff::batches::change),
+        )
+        .at(
+            "/admin/policies",
+            get(staff::admin::policies).post(staff::admin::policy_upload),
+        )
+        .at(
+            "/admin/policies/:version/toml",
+            get(staff::admin::policy_file),
+        )
+        .at("/admin/outbox", get(staff::admin::outbox))
+        .at(
+            "/admin/users",
+            get(staff::admin::users).post(staff::admin::user_create),
+        )
+        .at(
+            "/admin/users/:id/disable",
+            poem::post(staff::admin::user_disable),
+        )
+        .at("/admin/places", get(staff::admin::places))
+        .at(
+            "/admin/places/:code",
+            poem::post(staff::admin::place_rename),
+        )
+        .at(
+            "/admin/outbox/:id/retry",
+            poem::post(staff::admin::outbox_retry),
+        )
+        .at("/staff/dashboard", get(staff::dashboard::page))
+        .at("/staff/dashboard/:name", get(staff::dashboard::file))
+}
+
 /// Notices in progress are the queue of cases on notice (each case page lists its
 /// objections and decides them).
 #[handler]
@@ -77,7 +137,7 @@ fn staff_notices(web: Web) -> Response {
 
 /// Every page, with unknown paths answered by an HTML 404 in the visitor's language.
 pub fn routes() -> impl Endpoint + use<> {
-    Route::new()
+    staff_routes(Route::new())
         .at("/", get(start::start))
         .at("/check", get(start::check_form).post(start::check_submit))
         .at(
@@ -124,32 +184,6 @@ pub fn routes() -> impl Endpoint + use<> {
         )
         .at("/applications/:id/review", get(apply::review))
         .at("/applications/:id/submit", poem::post(apply::submit))
-        .at("/staff", get(staff::desk::queue_page))
-        .at("/staff/bulk", poem::post(staff::desk::bulk))
-        .at("/staff/notices", get(staff_notices))
-        .at("/staff/cases/:id", get(staff::case::detail))
-        .at("/staff/cases/:id/act", poem::post(staff::case::act))
-        .at("/staff/cases/:id/claim", poem::post(staff::case::claim))
-        .at("/staff/cases/:id/compare/:other", get(staff::case::compare))
-        .at(
-            "/staff/batches",
-            get(staff::batches::list).post(staff::batches::create),
-        )
-        .at("/staff/batches/:id", get(staff::batches::detail))
-        .at(
-            "/staff/batches/:id/decide",
-            poem::post(staff::batches::decide),
-        )
-        .at(
-            "/staff/batches/:id/roster",
-            get(staff::batches::roster_file),
-        )
-        .at(
-            "/staff/batches/:id/:step",
-            poem::post(staff::batches::change),
-        )
-        .at("/staff/dashboard", get(staff::dashboard::page))
-        .at("/staff/dashboard/:name", get(staff::dashboard::file))
         .at("/static/anju.css", get(stylesheet))
         .at("/static/staff.js", get(staff_script))
         .at("/lang/:code", get(switch_lang))

@@ -10,17 +10,22 @@ use crate::fixtures::{APPLICANT_ID, COMMUNITY, household};
 use crate::helpers::{PASSWORD, TestApp, act, version};
 use crate::web::{Browser, attr_after, summary};
 
-async fn staff_sign_in(b: &mut Browser<'_>, login: &str) {
+/// Signs in on the web page, asking to go to "my applications" as a login link does.
+async fn sign_in(b: &mut Browser<'_>, login: &str, password: &str) {
     b.get("/login").await;
     b.post(
         "/login",
         &[
             ("login", login),
-            ("password", PASSWORD),
+            ("password", password),
             ("next", "/applications"),
         ],
     )
     .await;
+}
+
+async fn staff_sign_in(b: &mut Browser<'_>, login: &str) {
+    sign_in(b, login, PASSWORD).await;
     assert_eq!(b.path(), "/staff", "staff land on the desk: {}", b.html);
 }
 
@@ -304,16 +309,7 @@ async fn each_role_is_refused_the_others_pages_and_other_communities_cases_are_n
 
     // An applicant: 403 on every staff page.
     let mut a = Browser::new(&app);
-    a.get("/login").await;
-    a.post(
-        "/login",
-        &[
-            ("login", "13800003331"),
-            ("password", PASSWORD),
-            ("next", "/applications"),
-        ],
-    )
-    .await;
+    sign_in(&mut a, "13800003331", PASSWORD).await;
     for page in [
         "/staff".to_string(),
         format!("/staff/cases/{id}"),
@@ -419,6 +415,15 @@ async fn a_batch_is_sealed_and_sent_on_the_web_and_the_bureau_decides_it_there()
     assert!(s.path().ends_with("?done=sealed"), "{}", s.html);
     let hash = hash_on(&s.html);
     assert_eq!(hash.len(), 64, "{hash}");
+    // The manifest downloads as exactly the bytes that were hashed.
+    s.get(&format!("/staff/batches/{batch}/manifest")).await;
+    assert_eq!(s.status, StatusCode::OK);
+    let recomputed = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(s.html.as_bytes()))
+    };
+    assert_eq!(recomputed, hash);
+    s.get(&format!("/staff/batches/{batch}")).await;
     s.post(&format!("/staff/batches/{batch}/submit"), &[]).await;
     assert!(s.path().ends_with("?done=submitted"), "{}", s.html);
     assert_eq!(status_of(&app, &o.reviewer, ids[0]).await, "reported");
@@ -574,4 +579,215 @@ async fn a_reviewer_enters_a_walk_in_familys_paper_application_at_the_counter() 
         format!("/staff/cases/{id}"),
         "staff see cases on the desk"
     );
+}
+
+#[tokio::test]
+async fn the_admin_uploads_a_policy_with_a_mistake_fixes_it_simulates_and_publishes() {
+    let app = TestApp::spawn().await;
+    let o = office(&app).await;
+    // A case decided under the policy in force, for the simulation to re-check.
+    let applicant = app.applicant("13800005551").await;
+    let receipt = app.file(&applicant, &household()).await;
+    let number = receipt["number"].as_str().unwrap().to_string();
+
+    let mut b = Browser::new(&app);
+    sign_in(&mut b, "admin@anju.test", PASSWORD).await;
+    assert_eq!(
+        b.path(),
+        "/staff/dashboard",
+        "the admin lands on the dashboard"
+    );
+    b.get("/admin/policies").await;
+    assert_eq!(b.status, StatusCode::OK, "{}", b.html);
+    b.get("/admin/policies/zz-gzf-2015.1/toml").await;
+    assert_eq!(b.status, StatusCode::OK);
+    let shipped = b.html.clone();
+    assert!(shipped.starts_with("# "), "a commented file: {shipped}");
+    // The officer's edit: a new version, a tighter income limit, and one mistake.
+    let edited = shipped
+        .replace("version = \"zz-gzf-2015.1\"", "version = \"zz-gzf-2026.2\"")
+        .replace(
+            "effective_from = \"2015-01-01\"",
+            "effective_from = \"2026-12-01\"",
+        )
+        .replace(
+            "dibao_multiple_percent = 500",
+            "dibao_multiple_percent = 100",
+        )
+        .replace("notice_days = 10", "notice_days = -3");
+    assert_ne!(edited, shipped);
+    let published_before = app.count(entity::policy::Entity).await;
+    b.get("/admin/policies").await;
+    b.post_multipart("/admin/policies", &[("action", "check"), ("toml", &edited)])
+        .await;
+    assert_eq!(b.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", b.html);
+    let problems = summary(&b.html);
+    assert!(
+        problems
+            .iter()
+            .any(|(href, text)| href == "#f-toml" && text.contains("deadlines.notice_days")),
+        "{problems:?}"
+    );
+    assert!(
+        b.html.contains("zz-gzf-2026.2"),
+        "the text comes back to fix"
+    );
+    // A syntax mistake names its line.
+    b.post_multipart(
+        "/admin/policies",
+        &[
+            ("action", "check"),
+            ("toml", "programme = \"public_rental\"\nversion = \n"),
+        ],
+    )
+    .await;
+    assert_eq!(b.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        summary(&b.html).iter().any(|(_, t)| t.contains("第 2 行")),
+        "{:?}",
+        summary(&b.html)
+    );
+    // Fixed: checked and simulated, nothing written.
+    let fixed = edited.replace("notice_days = -3", "notice_days = 10");
+    b.post_multipart("/admin/policies", &[("action", "check"), ("file", &fixed)])
+        .await;
+    assert_eq!(b.status, StatusCode::OK, "{}", b.html);
+    assert!(b.html.contains("模拟结果"), "{}", b.html);
+    assert!(
+        b.html.contains(&number),
+        "the case that would change is listed: {}",
+        b.html
+    );
+    assert_eq!(app.count(entity::policy::Entity).await, published_before);
+    b.post_multipart(
+        "/admin/policies",
+        &[("action", "publish"), ("toml", &fixed)],
+    )
+    .await;
+    assert_eq!(b.path(), "/admin/policies?done=zz-gzf-2026.2", "{}", b.html);
+    assert_eq!(
+        app.count(entity::policy::Entity).await,
+        published_before + 1
+    );
+    let p = app.get("/api/v1/policies/zz-gzf-2026.2", None).await;
+    assert_eq!(p.expect(200)["document"]["effective_from"], "2026-12-01");
+    // The same version again is refused, nothing written.
+    b.post_multipart(
+        "/admin/policies",
+        &[("action", "publish"), ("toml", &fixed)],
+    )
+    .await;
+    assert_eq!(b.status, StatusCode::CONFLICT, "{}", b.html);
+    assert_eq!(
+        app.count(entity::policy::Entity).await,
+        published_before + 1
+    );
+
+    // Staff may not use the admin's pages.
+    let mut r = Browser::new(&app);
+    staff_sign_in(&mut r, "r@nanguan.test").await;
+    for page in ["/admin/policies", "/admin/outbox"] {
+        r.get(page).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{page}");
+    }
+    r.post_multipart(
+        "/admin/policies",
+        &[("action", "publish"), ("toml", &fixed)],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let _ = o;
+}
+
+#[tokio::test]
+async fn the_admin_makes_accounts_names_places_and_sees_the_outbox_on_the_web() {
+    let app = TestApp::spawn().await;
+    let _admin = app.admin().await;
+    let mut b = Browser::new(&app);
+    sign_in(&mut b, "admin@anju.test", PASSWORD).await;
+    b.get("/admin/users").await;
+    assert_eq!(b.status, StatusCode::OK, "{}", b.html);
+    let accounts = app.count(entity::user_account::Entity).await;
+    // No password and an unknown place: both named, the rest of the form kept.
+    b.post(
+        "/admin/users",
+        &[
+            ("role", "reviewer"),
+            ("display_name", "张审核"),
+            ("email", "zhang@nanguan.test"),
+            ("password", ""),
+            ("places", "410104003-99"),
+        ],
+    )
+    .await;
+    assert!(b.status.is_client_error(), "{}", b.html);
+    assert!(!summary(&b.html).is_empty(), "{}", b.html);
+    assert!(b.html.contains("value=\"zhang@nanguan.test\""));
+    assert_eq!(app.count(entity::user_account::Entity).await, accounts);
+    b.post(
+        "/admin/users",
+        &[
+            ("role", "reviewer"),
+            ("display_name", "张审核"),
+            ("email", "zhang@nanguan.test"),
+            ("password", "a-long-reviewer-password"),
+            ("places", COMMUNITY),
+        ],
+    )
+    .await;
+    assert_eq!(b.path(), "/admin/users?done=created", "{}", b.html);
+    assert!(b.html.contains("zhang@nanguan.test") && b.html.contains(COMMUNITY));
+    let mut r = Browser::new(&app);
+    sign_in(&mut r, "zhang@nanguan.test", "a-long-reviewer-password").await;
+    assert_eq!(r.path(), "/staff");
+    // Disabled: signed out at once.
+    let id = attr_after(&b.html, "action=\"/admin/users/")
+        .and_then(|s| s.split('/').next().map(str::to_string))
+        .unwrap();
+    b.post(&format!("/admin/users/{id}/disable"), &[]).await;
+    assert_eq!(b.path(), "/admin/users?done=disabled");
+    r.get("/staff").await;
+    assert_eq!(r.path(), "/login?next=/staff", "the session ended");
+
+    // Naming a community.
+    b.get("/admin/places").await;
+    assert_eq!(b.status, StatusCode::OK);
+    b.post("/admin/places/410104003-02", &[("name", "南关社区")])
+        .await;
+    assert_eq!(b.path(), "/admin/places?done=renamed");
+    let places = app.get("/api/v1/places", None).await;
+    let named = places.expect(200).to_string();
+    assert!(named.contains("南关社区"), "{named}");
+
+    // The outbox: a message that is not dead cannot be retried, and stays as it was.
+    let applicant = app.applicant("13800006661").await;
+    app.file(&applicant, &household()).await;
+    let outbox = app.get("/api/v1/admin/outbox", Some(&_admin)).await;
+    let first = outbox.expect(200)[0].clone();
+    assert_ne!(first["status"], "dead");
+    b.get(&format!(
+        "/admin/outbox?status={}",
+        first["status"].as_str().unwrap()
+    ))
+    .await;
+    assert_eq!(b.status, StatusCode::OK, "{}", b.html);
+    assert!(
+        b.html.contains(first["kind"].as_str().unwrap()),
+        "{}",
+        b.html
+    );
+    b.post(&format!("/admin/outbox/{}/retry", first["id"]), &[])
+        .await;
+    assert_eq!(b.status, StatusCode::CONFLICT, "{}", b.html);
+    let again = app.get("/api/v1/admin/outbox", Some(&_admin)).await;
+    let same = again
+        .expect(200)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == first["id"])
+        .cloned()
+        .unwrap();
+    assert_eq!(same["attempts"], first["attempts"]);
+    assert_eq!(same["status"], first["status"]);
 }

@@ -82,6 +82,27 @@ impl<'a> Browser<'a> {
     }
 
     pub async fn request(&mut self, method: Method, path: &str, form: Option<String>) {
+        let typed = form.map(|f| ("application/x-www-form-urlencoded".to_string(), f));
+        self.request_typed(method, path, typed).await;
+    }
+
+    /// Posts `fields` as `multipart/form-data` (a file upload form), with the CSRF token.
+    pub async fn post_multipart(&mut self, path: &str, fields: &[(&str, &str)]) -> &mut Self {
+        let boundary = "anju-test-boundary-7d1f";
+        let csrf = csrf_of(&self.html);
+        let mut body = String::new();
+        for (k, v) in fields.iter().copied().chain([("_csrf", csrf.as_str())]) {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+            ));
+        }
+        body.push_str(&format!("--{boundary}--\r\n"));
+        let typed = (format!("multipart/form-data; boundary={boundary}"), body);
+        self.request_typed(Method::POST, path, Some(typed)).await;
+        self
+    }
+
+    async fn request_typed(&mut self, method: Method, path: &str, form: Option<(String, String)>) {
         let mut method = method;
         let mut path = path.to_string();
         let mut form = form;
@@ -91,10 +112,8 @@ impl<'a> Browser<'a> {
             if !self.cookies.is_empty() {
                 req = req.header(header::COOKIE, self.cookie_header());
             }
-            if let Some(body) = form.take() {
-                req = req
-                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(body);
+            if let Some((kind, body)) = form.take() {
+                req = req.header(header::CONTENT_TYPE, kind).body(body);
             }
             let resp = req.send().await.0;
             for v in resp.headers().get_all(header::SET_COOKIE) {

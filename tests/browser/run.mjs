@@ -10,7 +10,8 @@
 // a refused household asks for reconsideration; then the staff: a reviewer accepts, asks
 // for a correction, the applicant resubmits, the reviewer passes it and a second case,
 // the notice ends eleven days later, the supervisor seals and sends the batch, the bureau
-// acknowledges it, approves one case and returns one, the dashboard shows the figures.
+// acknowledges it, approves one case and returns one, the dashboard shows the figures;
+// the admin uploads a policy with a mistake, fixes it, simulates and publishes it.
 // axe-core checks every page visited and fails on any serious or critical violation.
 // Exits non-zero on the first failure, naming it.
 
@@ -347,6 +348,36 @@ async function staffJourney(browser) {
   check((await statusOf(ad, '/staff')) === 403, 'the admin is refused the desk');
   check((await statusOf(ad, `/staff/cases/${a}`)) === 403, 'the admin is refused case pages');
   check((await statusOf(ad, '/staff/batches')) === 403, 'the admin is refused batches');
+  // A policy edited as TOML: a mistake first, seen and fixed, then simulated and published.
+  await ad.goto(`${BASE}/admin/policies`);
+  await axe(ad, 'policies');
+  const file = await ad.request.get(`${BASE}/admin/policies/zz-gzf-2015.1/toml`);
+  check(file.status() === 200, `the policy as TOML: ${file.status()}`);
+  const shipped = await file.text();
+  const from = new Date(Date.now() + 30 * 86400e3 + 8 * 3600e3).toISOString().slice(0, 10);
+  const edited = shipped
+    .replace('version = "zz-gzf-2015.1"', 'version = "zz-gzf-browser.1"')
+    .replace('effective_from = "2015-01-01"', `effective_from = "${from}"`)
+    .replace('dibao_multiple_percent = 500', 'dibao_multiple_percent = 100')
+    .replace('notice_days = 10', 'notice_days = -3');
+  check(edited.includes('zz-gzf-browser.1') && edited.includes('notice_days = -3'), 'the edit applies');
+  await ad.fill('#f-toml', edited);
+  await ad.getByRole('button', { name: '检查并模拟' }).click();
+  const wrong = await summary(ad);
+  check(wrong.some((x) => x.text.includes('deadlines.notice_days')), `the mistake is named: ${JSON.stringify(wrong)}`);
+  await axe(ad, 'policy with a mistake');
+  await ad.fill('#f-toml', edited.replace('notice_days = -3', 'notice_days = 10'));
+  await ad.getByRole('button', { name: '检查并模拟' }).click();
+  check((await ad.content()).includes('模拟结果'), 'the simulation shows');
+  await axe(ad, 'policy simulated');
+  await ad.getByRole('button', { name: /^发布/ }).click();
+  check((await ad.content()).includes('已发布：zz-gzf-browser.1'), 'the version is published');
+  const listed = (await api('GET', '/api/v1/policies/zz-gzf-browser.1')).body;
+  check(listed && listed.effective_from === from, `published from ${from}: ${JSON.stringify(listed && listed.effective_from)}`);
+  for (const [p, label] of [['/admin/outbox', 'outbox'], ['/admin/users', 'accounts'], ['/admin/places', 'places']]) {
+    await ad.goto(`${BASE}${p}`);
+    await axe(ad, label);
+  }
   await adctx.close();
   await rctx.close();
   console.log(`staff: ${aNumber} approved, ${bNumber} returned, through the desk, the batch and the bureau's pages`);

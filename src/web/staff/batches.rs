@@ -11,7 +11,7 @@ use poem::http::{StatusCode, header};
 use poem::web::{Form, Path, Query};
 use poem::{Response, handler};
 
-use super::{explain, local, reason_choices, refusal, staff};
+use super::{explain, local, posted_by, reason_choices, refusal, staff};
 use crate::access::{Principal, Role};
 use crate::applications::form::Programme;
 use crate::batches::roster;
@@ -19,10 +19,9 @@ use crate::batches::service::{self, BatchDetail, BatchFilter, Decision};
 use crate::i18n::Lang;
 use crate::lifecycle::Status;
 use crate::review::queue::{self, Assigned, Order, QueueQuery};
-use crate::web::apply::Posted;
 use crate::web::labels::Label;
-use crate::web::page::{Chrome, expired_form, render};
-use crate::web::session::{CSRF_FIELD, Web};
+use crate::web::page::{Chrome, render};
+use crate::web::session::Web;
 use crate::web::widgets::Choice;
 
 const BATCH_ROLES: &[Role] = &[Role::Supervisor, Role::Bureau];
@@ -127,19 +126,6 @@ pub async fn list(web: Web) -> Response {
         ],
     };
     render(&web, StatusCode::OK, &page)
-}
-
-/// Checks the form's token and the caller's role; the posted form on success.
-fn posted_by(
-    web: &Web,
-    pairs: Vec<(String, String)>,
-    roles: &[Role],
-) -> Result<(Principal, Posted), Response> {
-    let posted = Posted::new(pairs);
-    if !web.csrf_ok(posted.get(CSRF_FIELD)) {
-        return Err(expired_form(web));
-    }
-    Ok((staff(web, roles)?, posted))
 }
 
 /// `POST /staff/batches`: a new draft batch for a programme.
@@ -282,12 +268,7 @@ async fn show(
                 status: c.status.label(lang).into(),
                 decision: outcome(i.decision.map(|o| o.as_str()), lang).into(),
                 decided: i.decision.is_some(),
-                reason: i
-                    .reason_code
-                    .as_deref()
-                    .and_then(crate::lifecycle::reasons::label)
-                    .map(|m| m.get(lang).to_string())
-                    .unwrap_or_default(),
+                reason: crate::web::cases::reason_text(&i.reason_code, lang),
                 comment: i.comment.clone().unwrap_or_default(),
                 waitlist: c.waitlist_number,
             })
@@ -545,4 +526,29 @@ pub async fn roster_file(web: Web, Path(id): Path<i64>, Query(q): Query<RosterQu
             .body(bytes),
         Err(e) => refusal(&web, e),
     }
+}
+
+/// `GET /staff/batches/{id}/manifest`: the sealed manifest exactly as hashed, so that
+/// `sha256sum` of the downloaded file gives the hash shown on the page.
+#[handler]
+pub async fn manifest_file(web: Web, Path(id): Path<i64>) -> Response {
+    let p = match staff(&web, BATCH_ROLES) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let d = match service::detail(&web.state, &p, id).await {
+        Ok(d) => d,
+        Err(e) => return refusal(&web, e),
+    };
+    let Some(m) = d.batch.manifest else {
+        return crate::web::page::not_found(&web);
+    };
+    Response::builder()
+        .content_type("application/json")
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"batch-{id}-manifest.json\""),
+        )
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(m.to_string())
 }

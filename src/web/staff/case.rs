@@ -10,7 +10,7 @@ use poem::http::StatusCode;
 use poem::web::{Form, Path, Query};
 use poem::{Response, handler};
 
-use super::{DESK, local, reason_choices, refusal, staff};
+use super::{DESK, local, posted_by, reason_choices, refusal, staff};
 use crate::access::Principal;
 use crate::applications::service::{self, CaseDetail};
 use crate::error::ApiError;
@@ -20,9 +20,9 @@ use crate::lifecycle::{Action, Status};
 use crate::review::actions::{self, ActionInput};
 use crate::web::apply::{Posted, Section, sections};
 use crate::web::labels::Label;
-use crate::web::page::{Chrome, expired_form, render};
-use crate::web::session::{CSRF_FIELD, Web};
-use crate::web::start::{RuleLine, lines_of};
+use crate::web::page::{Chrome, render};
+use crate::web::session::Web;
+use crate::web::start::RuleLine;
 use crate::web::widgets::{Choice, Problem, Problems};
 
 /// Actions with a section of their own on the page (warnings, duplicates, objections),
@@ -162,12 +162,7 @@ fn events_of(d: &CaseDetail, lang: Lang) -> Vec<Event> {
                 .actor_id
                 .map(|a| format!("#{a}"))
                 .unwrap_or_else(|| if lang == Lang::En { "system" } else { "系统" }.into()),
-            reason: e
-                .reason_code
-                .as_deref()
-                .and_then(crate::lifecycle::reasons::label)
-                .map(|m| m.get(lang).to_string())
-                .unwrap_or_default(),
+            reason: crate::web::cases::reason_text(&e.reason_code, lang),
             comment: e.comment.clone().unwrap_or_default(),
         })
         .collect()
@@ -224,14 +219,7 @@ fn page_of(
     let lang = web.lang;
     let status = d.case.status;
     let community = d.community.as_ref().map(|c| c.name.clone());
-    let (eligible, policy_version, lines) = match &d.decision {
-        Some(dec) => (
-            Some(dec.eligible),
-            dec.policy_version.clone(),
-            lines_of(dec, lang),
-        ),
-        None => (None, String::new(), vec![]),
-    };
+    let (eligible, policy_version, lines) = crate::web::cases::decision_of(&d, lang);
     let may = |a: Action| case_table::transition(status, a, p.role).is_ok();
     CasePage {
         c: Chrome::of(web, "案件办理", "Case"),
@@ -381,11 +369,7 @@ fn input_of(posted: &Posted) -> ActionInput {
 
 /// Takes `action` on the case and answers with the page: after success a redirect to
 /// it (so reloading does not act twice), otherwise the case as it is now with why.
-async fn take(web: &Web, id: i64, action: Action, posted: &Posted) -> Response {
-    let p = match staff(web, DESK) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+async fn take(web: &Web, p: Principal, id: i64, action: Action, posted: &Posted) -> Response {
     let done = actions::act(&web.state, &p, id, action, input_of(posted)).await;
     let err = match done {
         Ok(_) => {
@@ -455,12 +439,12 @@ pub async fn act(
     Path(id): Path<i64>,
     Form(posted): Form<Vec<(String, String)>>,
 ) -> Response {
-    let posted = Posted::new(posted);
-    if !web.csrf_ok(posted.get(CSRF_FIELD)) {
-        return expired_form(&web);
-    }
+    let (p, posted) = match posted_by(&web, posted, DESK) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     match posted.get("action").and_then(Action::parse) {
-        Some(action) => take(&web, id, action, &posted).await,
+        Some(action) => take(&web, p, id, action, &posted).await,
         None => refusal(
             &web,
             ApiError::validation(vec![crate::error::FieldError::required("action")]),
@@ -475,11 +459,11 @@ pub async fn claim(
     Path(id): Path<i64>,
     Form(posted): Form<Vec<(String, String)>>,
 ) -> Response {
-    let posted = Posted::new(posted);
-    if !web.csrf_ok(posted.get(CSRF_FIELD)) {
-        return expired_form(&web);
-    }
-    take(&web, id, Action::Claim, &posted).await
+    let (p, posted) = match posted_by(&web, posted, DESK) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    take(&web, p, id, Action::Claim, &posted).await
 }
 
 #[derive(Template)]

@@ -8,16 +8,15 @@ use poem::http::StatusCode;
 use poem::web::{Form, Query};
 use poem::{Response, handler};
 
-use super::{DESK, local, reason_choices, refusal, staff};
+use super::{DESK, local, posted_by, reason_choices, refusal, staff};
 use crate::applications::form::Programme;
 use crate::i18n::Lang;
 use crate::lifecycle::{Action, Status};
 use crate::review::actions::{self, ActionInput};
 use crate::review::queue::{self, Assigned, Order, QueueQuery};
-use crate::web::apply::Posted;
 use crate::web::labels::Label;
-use crate::web::page::{Chrome, expired_form, render};
-use crate::web::session::{CSRF_FIELD, Web};
+use crate::web::page::{Chrome, render};
+use crate::web::session::Web;
 use crate::web::widgets::Choice;
 
 /// The statuses a desk works, in the order of the flow.
@@ -336,12 +335,8 @@ struct BulkPage {
 /// transaction, and a page with what happened to each.
 #[handler]
 pub async fn bulk(web: Web, Form(posted): Form<Vec<(String, String)>>) -> Response {
-    let posted = Posted::new(posted);
-    if !web.csrf_ok(posted.get(CSRF_FIELD)) {
-        return expired_form(&web);
-    }
-    let p = match staff(&web, DESK) {
-        Ok(p) => p,
+    let (p, posted) = match posted_by(&web, posted, DESK) {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let back = super::super::local_path(posted.get("back")).to_string();

@@ -6,6 +6,7 @@
 //! answers 404 exactly as `GET /api/v1/applications/{id}` does, and a role the page is
 //! not for answers 403.
 
+pub mod admin;
 pub mod batches;
 pub mod case;
 pub mod dashboard;
@@ -38,6 +39,19 @@ pub fn staff(web: &Web, roles: &[Role]) -> Result<Principal, Response> {
             ),
         )),
     }
+}
+
+/// Checks a posted form's token first, then the caller's role: the caller and the form.
+pub fn posted_by(
+    web: &Web,
+    pairs: Vec<(String, String)>,
+    roles: &[Role],
+) -> Result<(Principal, crate::web::apply::Posted), Response> {
+    let posted = crate::web::apply::Posted::new(pairs);
+    if !web.csrf_ok(posted.get(crate::web::session::CSRF_FIELD)) {
+        return Err(crate::web::page::expired_form(web));
+    }
+    Ok((staff(web, roles)?, posted))
 }
 
 /// A refusal from a service as a page: 404 as the API's 404, 503 when the database is
