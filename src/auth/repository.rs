@@ -91,6 +91,28 @@ pub async fn list_users(
         .await
 }
 
+/// The enabled accounts of `role` whose scope names `place_id` itself.
+pub async fn scoped_to(
+    db: &impl ConnectionTrait,
+    role: Role,
+    place_id: i64,
+) -> Result<Vec<user_account::Model>, DbErr> {
+    let ids: Vec<i64> = staff_scope::Entity::find()
+        .filter(staff_scope::Column::PlaceId.eq(place_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| s.user_id)
+        .collect();
+    user_account::Entity::find()
+        .filter(user_account::Column::Id.is_in(ids))
+        .filter(user_account::Column::Role.eq(role.as_str()))
+        .filter(user_account::Column::Disabled.eq(false))
+        .order_by_asc(user_account::Column::DisplayName)
+        .all(db)
+        .await
+}
+
 pub async fn scope_of(db: &impl ConnectionTrait, user_id: i64) -> Result<Vec<i64>, DbErr> {
     Ok(staff_scope::Entity::find()
         .filter(staff_scope::Column::UserId.eq(user_id))

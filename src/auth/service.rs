@@ -507,6 +507,19 @@ pub async fn id_hash_of(
     Ok(repo::find_user(db, user_id).await?.and_then(|u| u.id_hash))
 }
 
+/// The enabled reviewers who cover `community_id`, as (account id, name), for a
+/// supervisor choosing whom to assign a case to.
+pub async fn reviewers_covering(
+    db: &impl sea_orm::ConnectionTrait,
+    community_id: i64,
+) -> Result<Vec<(i64, String)>, DbErr> {
+    Ok(repo::scoped_to(db, Role::Reviewer, community_id)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.display_name))
+        .collect())
+}
+
 /// Whether `user_id` is an enabled reviewer whose scope includes `community_id`.
 pub async fn reviewer_covers(
     db: &impl sea_orm::ConnectionTrait,

@@ -103,6 +103,7 @@ struct CasePage {
     may_decide_objection: bool,
     forms: Vec<ActionForm>,
     reasons: Vec<Choice>,
+    reviewers: Vec<(i64, String)>,
     history: Vec<Event>,
     viewed: Vec<(String, String, String)>,
     sections: Vec<Section>,
@@ -172,10 +173,19 @@ fn events_of(d: &CaseDetail, lang: Lang) -> Vec<Event> {
 struct Extra {
     viewed: Vec<(String, String, String)>,
     objections: Vec<ObjectionRow>,
+    /// For a supervisor: the reviewers covering the case's community.
+    reviewers: Vec<(i64, String)>,
 }
 
-async fn extra(web: &Web, p: &Principal, id: i64) -> Result<Extra, ApiError> {
+async fn extra(web: &Web, p: &Principal, d: &CaseDetail) -> Result<Extra, ApiError> {
     let lang = web.lang;
+    let id = d.case.id;
+    let reviewers = match d.case.community_id {
+        Some(c) if case_table::transition(d.case.status, Action::Assign, p.role).is_ok() => {
+            crate::auth::service::reviewers_covering(&web.state.db, c).await?
+        }
+        _ => vec![],
+    };
     let (_, access) = crate::review::notice::audit(&web.state, p, id).await?;
     let objections = crate::review::notice::objections_of(&web.state, p, id)
         .await?
@@ -205,7 +215,11 @@ async fn extra(web: &Web, p: &Principal, id: i64) -> Result<Extra, ApiError> {
         .take(50)
         .map(|a| (local(a.at), format!("#{}", a.user_id), a.what))
         .collect();
-    Ok(Extra { viewed, objections })
+    Ok(Extra {
+        viewed,
+        objections,
+        reviewers,
+    })
 }
 
 fn page_of(
@@ -289,6 +303,7 @@ fn page_of(
         objections: x.objections,
         forms: forms_for(status, p, lang),
         reasons: reason_choices(lang, ""),
+        reviewers: x.reviewers,
         history: events_of(&d, lang),
         viewed: x.viewed,
         sections: sections(d.case.id, &d.form, community.as_deref(), lang),
@@ -309,7 +324,7 @@ async fn show(
         Ok(d) => d,
         Err(e) => return refusal(web, e),
     };
-    let x = match extra(web, p, id).await {
+    let x = match extra(web, p, &d).await {
         Ok(x) => x,
         Err(e) => return refusal(web, e),
     };
