@@ -791,3 +791,79 @@ async fn the_admin_makes_accounts_names_places_and_sees_the_outbox_on_the_web() 
     assert_eq!(same["attempts"], first["attempts"]);
     assert_eq!(same["status"], first["status"]);
 }
+
+async fn account_id(app: &TestApp, token: &str) -> i64 {
+    app.get("/api/v1/auth/me", Some(token)).await.expect(200)["id"]
+        .as_i64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_supervisor_assigns_a_case_to_a_reviewer_chosen_from_those_covering_its_community() {
+    let app = TestApp::spawn().await;
+    let o = office(&app).await;
+    let far = app
+        .staff(&o.admin, "reviewer", "far@nanguan.test", &["410104003-05"])
+        .await;
+    let reviewer_id = account_id(&app, &o.reviewer).await;
+    let far_id = account_id(&app, &far).await;
+    let applicant = app.applicant("13800007771").await;
+    let id = app.file(&applicant, &household()).await["application_id"]
+        .as_i64()
+        .unwrap();
+    let mut s = Browser::new(&app);
+    staff_sign_in(&mut s, "s@nanguan.test").await;
+    s.get(&format!("/staff/cases/{id}")).await;
+    assert!(
+        s.html
+            .contains(&format!("<option value=\"{reviewer_id}\">")),
+        "the covering reviewer is offered: {}",
+        s.html
+    );
+    assert!(
+        !s.html.contains(&format!("<option value=\"{far_id}\">")),
+        "a reviewer of another community is not"
+    );
+    let v = s.version();
+    s.post(
+        &format!("/staff/cases/{id}/act"),
+        &[
+            ("action", "assign"),
+            ("version", &v),
+            ("assignee_id", &reviewer_id.to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        s.path(),
+        format!("/staff/cases/{id}?done=assign"),
+        "{}",
+        s.html
+    );
+    let mine = app
+        .get(
+            "/api/v1/review/queue?status=eligible&assigned=me",
+            Some(&o.reviewer),
+        )
+        .await;
+    assert_eq!(mine.expect(200)["items"][0]["id"], id);
+    // The other reviewer, typed in by hand, is refused and nothing changes.
+    let v = s.version();
+    s.post(
+        &format!("/staff/cases/{id}/act"),
+        &[
+            ("action", "assign"),
+            ("version", &v),
+            ("assignee_id", &far_id.to_string()),
+        ],
+    )
+    .await;
+    assert!(s.status.is_client_error(), "{}", s.html);
+    let still = app
+        .get(
+            "/api/v1/review/queue?status=eligible&assigned=me",
+            Some(&o.reviewer),
+        )
+        .await;
+    assert_eq!(still.expect(200)["items"][0]["id"], id);
+}
