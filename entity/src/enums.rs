@@ -172,6 +172,10 @@ stored_enum! {
         Reverify = "reverify",
         /// The household declared its circumstances and no longer qualifies.
         ExitReverification = "exit_reverification",
+        /// The household declared its circumstances and qualifies only for public rental
+        /// housing now (廉租房 → 公租房): it continues there, with a new waiting-list
+        /// number while it waits.
+        AdjustReverification = "adjust_reverification",
         /// No declaration by the end of the grace period (system).
         ExitNoDeclaration = "exit_no_declaration",
         /// Staff record another ground for exit, with evidence.

@@ -128,6 +128,10 @@ pub struct ReverificationView {
     pub continued: bool,
     /// When it continues: the next re-verification's day.
     pub next_due_on: Option<NaiveDate>,
+    /// When a low-rent household no longer qualifies for low-rent housing but does for
+    /// public rental housing: `public_rental`, the programme it continues in (with a new
+    /// waiting-list number if it is still waiting).
+    pub adjusted_to: Option<Programme>,
 }
 
 #[derive(ApiResponse)]
@@ -178,6 +182,8 @@ pub struct ApplicationView {
     pub appeal_due_on: Option<chrono::NaiveDate>,
     /// While waitlisted or housed: the day the next annual re-verification (年审) is due.
     pub reverify_due_on: Option<chrono::NaiveDate>,
+    /// Once approved: the household's number on its programme's waiting list (轮候号).
+    pub waitlist_number: Option<i64>,
 }
 
 fn community_ref(p: &Option<crate::places::Place>) -> Option<CommunityRef> {
@@ -258,6 +264,7 @@ impl From<CaseDetail> for ApplicationView {
             submitted_at: d.case.submitted_at,
             appeal_due_on: d.case.appeal_due_on,
             reverify_due_on: d.case.reverify_due_on,
+            waitlist_number: d.case.waitlist_number,
         }
     }
 }
@@ -575,9 +582,10 @@ impl ApplicationApi {
     /// For a household on the waiting list or housed: the household's current members,
     /// income and housing, in the application form's shape and checked the same way
     /// (422 naming each bad field). The engine re-checks it under the policy in force:
-    /// the household continues (`continued`, with the next day due) or leaves the
-    /// programme (`exited`, with the failed rules in the case's decision) and may ask
-    /// for 复核.
+    /// the household continues (`continued`, with the next day due), continues in public
+    /// rental housing when a low-rent household qualifies only for that now
+    /// (`adjusted_to`), or leaves the programme (with the failed rules in the case's
+    /// decision); either change may be taken to 复核.
     #[oai(
         path = "/api/v1/applications/:id/reverification",
         method = "post",
@@ -596,6 +604,7 @@ impl ApplicationApi {
             application: r.detail.into(),
             continued: r.continued,
             next_due_on: r.next_due_on,
+            adjusted_to: r.adjusted_to,
         })))
     }
 

@@ -11,7 +11,7 @@ use chrono::{DateTime, Months, NaiveDate, Utc};
 use entity::application;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 
-use super::form::Form;
+use super::form::{Form, Programme};
 use super::service::{ApplicationError, CaseDetail, Viewer, detail_of, form_columns, lock_visible};
 use super::submission::{checked_form, failed_rules};
 use crate::access::{Principal, Role};
@@ -31,6 +31,9 @@ pub struct Reverified {
     pub continued: bool,
     /// When continued: the next re-verification's day.
     pub next_due_on: Option<NaiveDate>,
+    /// When the household continues in another programme than it declared
+    /// (廉租房 → 公租房): that programme.
+    pub adjusted_to: Option<Programme>,
 }
 
 /// The household declares its circumstances; the engine re-checks them.
@@ -63,28 +66,48 @@ pub async fn declare(
     else {
         return Err(DbErr::Custom("no policy is in force to re-check against".into()).into());
     };
-    let mut columns = form_columns(&household.to_form(), Some(&community), now)?;
+    let lang = Lang::from(household.language);
+    // What the household failed in its own programme, kept for the explanation when it
+    // moves to public rental.
+    let failed = failed_rules(&decision, lang);
+    let (decision, adjusted_to) = match adjusted(&txn, &input, &decision, today).await? {
+        Some(other) => (other, Some(Programme::PublicRental)),
+        None => (decision, None),
+    };
+    let mut form = household.to_form();
+    if adjusted_to.is_some() {
+        form.programme = adjusted_to;
+    }
+    let mut columns = form_columns(&form, Some(&community), now)?;
     columns.policy_version = Set(Some(decision.policy_version.clone()));
     columns.reverify_reminded_on = Set(None);
-    let lang = Lang::from(household.language);
     let (action, next) = if decision.eligible {
         let base = case.case().reverify_due_on.unwrap_or(today).max(today);
-        (Action::Reverify, base.checked_add_months(Months::new(12)))
+        let next = base.checked_add_months(Months::new(12));
+        match adjusted_to {
+            Some(_) => (Action::AdjustReverification, next),
+            None => (Action::Reverify, next),
+        }
     } else {
         (Action::ExitReverification, None)
     };
     columns.reverify_due_on = Set(next);
+    // Waiting households join the end of the public-rental list; a housed one keeps
+    // its unit (and pays public-rental rent, which is not kept here).
+    if adjusted_to.is_some() && from == crate::lifecycle::Status::Waitlisted {
+        let number = crate::db::next_in_sequence(&txn, "waitlist:public_rental").await?;
+        columns.waitlist_number = Set(Some(number));
+    }
     let change = Change::new(action, viewer.actor())
         .version(Some(version))
         .columns(columns)
         .facts(MessageFacts {
-            failed: failed_rules(&decision, lang),
-            until: next.map(|d| d.to_string()).unwrap_or_default(),
-            decision: if decision.eligible {
-                "continued"
+            failed: if adjusted_to.is_some() {
+                failed
             } else {
-                "exited"
+                failed_rules(&decision, lang)
             },
+            until: next.map(|d| d.to_string()).unwrap_or_default(),
             ..Default::default()
         });
     let done = case_writer::apply(&txn, case, change, now).await?;
@@ -94,7 +117,29 @@ pub async fn declare(
         detail: detail_of(state, &viewer, done.case.into_case()).await?,
         continued: decision.eligible,
         next_due_on: next,
+        adjusted_to,
     })
+}
+
+/// A low-rent household that no longer qualifies is re-checked for public rental
+/// housing under the policy in force there (廉租房与公租房并轨): the decision that lets it
+/// continue there, if it does.
+async fn adjusted(
+    db: &impl sea_orm::ConnectionTrait,
+    input: &eligibility::input::Household,
+    decision: &eligibility::engine::Decision,
+    today: NaiveDate,
+) -> Result<Option<eligibility::engine::Decision>, DbErr> {
+    if decision.eligible || input.programme != Programme::LowRent {
+        return Ok(None);
+    }
+    let mut other = input.clone();
+    other.programme = Programme::PublicRental;
+    Ok(
+        eligibility::service::decide(db, &other, today, &Facts::default())
+            .await?
+            .filter(|d| d.eligible),
+    )
 }
 
 /// What one run of the ticker did.

@@ -268,6 +268,11 @@ pub const TABLE: &[Transition] = &[
         ..staff(HOUSED, Action::ExitReverification, Some(S::Exited))
     },
     Transition {
+        roles: &[Role::Applicant],
+        messages: &[T::ReverificationOutcome],
+        ..staff(HOUSED, Action::AdjustReverification, None)
+    },
+    Transition {
         reason_required: true,
         messages: &[T::ReverificationOutcome],
         ..system(HOUSED, Action::ExitNoDeclaration, Some(S::Exited))
@@ -511,7 +516,7 @@ mod tests {
             (Action::UpholdAppeal, S::AppealExit) => Some(S::Exited),
             (Action::OverturnAppeal, S::AppealExit) => Some(S::Waitlisted),
             (
-                Action::RemindReverification | Action::Reverify,
+                Action::RemindReverification | Action::Reverify | Action::AdjustReverification,
                 S::Waitlisted | S::Offered | S::Allocated,
             ) => None,
             (
@@ -537,6 +542,7 @@ mod tests {
             | Action::AppealBureau
             | Action::AppealExit
             | Action::Reverify
+            | Action::AdjustReverification
             | Action::ExitReverification => r == Role::Applicant,
             Action::RemindReverification | Action::ExitNoDeclaration => false,
             Action::ExitForCause => matches!(r, Role::Supervisor | Role::Bureau),

@@ -280,6 +280,7 @@ async fn send(
             Action::OverturnAppeal => "overturned",
             Action::UpholdAppeal => "upheld",
             Action::Reverify => "continued",
+            Action::AdjustReverification => "adjusted",
             _ => "rejected",
         },
         eligible: rule.action == Action::PassEligibility,

@@ -94,7 +94,12 @@ pub const OUTCOMES: [(&str, &str, &str, &[Action]); 9] = [
         "appeal overturned",
         &[Action::OverturnAppeal],
     ),
-    ("reverified", "年审通过", "re-verified", &[Action::Reverify]),
+    (
+        "reverified",
+        "年审通过",
+        "re-verified",
+        &[Action::Reverify, Action::AdjustReverification],
+    ),
     (
         "exited",
         "退出",

@@ -459,7 +459,20 @@ pub fn reverification_reminder(lang: Lang, name: &str, number: &str, due: &str) 
 /// The outcome of a re-verification or an exit: `continued` (next due `until`) or an
 /// exit with the failed rules or the reason, and the right to ask for 复核.
 pub fn reverification_outcome(lang: Lang, name: &str, number: &str, f: &Facts) -> Rendered {
-    let body = if f.decision == "continued" {
+    let body = if f.decision == "adjusted" {
+        let why = f.failed.join("；");
+        pick(
+            lang,
+            format!(
+                "您的年审（{number}）已完成：家庭情况已不符合廉租住房条件（{why}），但符合公共租赁住房条件，已转为公租房保障，轮候号 {}。下次年审日期：{}。如有异议，可在 15 个工作日内申请复核。",
+                f.waitlist_number, f.until
+            ),
+            format!(
+                "Your re-verification ({number}) is done: the household no longer qualifies for low-rent housing ({why}) but does for public rental housing, and continues there, waiting-list number {}. Next one due: {}. You may ask for reconsideration within 15 working days.",
+                f.waitlist_number, f.until
+            ),
+        )
+    } else if f.decision == "continued" {
         pick(
             lang,
             format!(

@@ -141,6 +141,7 @@ labels!(Action {
     RemindReverification => "年审提醒", "Re-verification reminder";
     Reverify => "年审通过", "Re-verified";
     ExitReverification => "年审不符合条件，退出", "Left after re-verification";
+    AdjustReverification => "年审后转为公租房保障", "Re-verified: moved to public rental housing";
     ExitNoDeclaration => "逾期未年审，退出", "Left: no declaration in time";
     ExitForCause => "退出住房保障", "Left the programme";
     AppealExit => "申请复核（退出）", "Reconsideration asked (exit)";

@@ -229,3 +229,142 @@ async fn a_year_of_reverification_reminds_rechecks_and_exits_as_the_policy_says(
     assert_eq!(outcome(report, "exited"), 3);
     assert_eq!(outcome(report, "appeal_overturned"), 1);
 }
+
+#[tokio::test]
+async fn a_low_rent_household_whose_income_rose_continues_in_public_rental_housing() {
+    let app = TestApp::spawn_with(|s| s.token_ttl_minutes = 2 * 366 * 24 * 60).await;
+    let o = office(&app).await;
+    // A single person at 1,500 yuan a month in 12 m²: low-rent housing.
+    let token = app.applicant("13700009001").await;
+    let mut form =
+        crate::fixtures::single_household(&crate::fixtures::id_number("410104", "19750101", 901));
+    set(&mut form, "programme", json!("low_rent"));
+    set(&mut form, "members[0].annual_income_fen", json!(1_800_000));
+    set(
+        &mut form,
+        "housing",
+        json!([{ "address": "郑州市管城区南关街 2 号", "area_m2": 12.0, "nature": "rented_private" }]),
+    );
+    let r = app.file(&token, &form).await;
+    assert_eq!(r["status"], "eligible", "{r}");
+    let id = r["application_id"].as_i64().unwrap();
+    let v = version(&app, &o.reviewer, id).await;
+    let v = act(
+        &app,
+        &o.reviewer,
+        id,
+        json!({ "action": "accept", "version": v }),
+    )
+    .await
+    .expect(200)["version"]
+        .as_i64()
+        .unwrap();
+    act(
+        &app,
+        &o.reviewer,
+        id,
+        json!({ "action": "pass_review", "version": v, "comment": "属实" }),
+    )
+    .await
+    .expect(200);
+    app.clock.advance(chrono::Duration::days(11));
+    app.post(
+        "/api/v1/review/notices/close-due",
+        Some(&o.supervisor),
+        &json!({}),
+    )
+    .await
+    .expect(200);
+    let batch = app
+        .post(
+            "/api/v1/batches",
+            Some(&o.supervisor),
+            &json!({ "programme": "low_rent" }),
+        )
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    app.post(
+        &format!("/api/v1/batches/{batch}/items"),
+        Some(&o.supervisor),
+        &json!({ "application_id": id }),
+    )
+    .await
+    .expect(200);
+    seal_submit_ack(&app, &o, batch).await;
+    app.post(
+        &format!("/api/v1/batches/{batch}/decisions"),
+        Some(&o.bureau),
+        &json!({ "items": [{ "application_id": id, "decision": "approve" }] }),
+    )
+    .await
+    .expect(200);
+    let case = app
+        .get(&format!("/api/v1/applications/{id}"), Some(&token))
+        .await;
+    let case = case.expect(200).clone();
+    assert_eq!(case["status"], "waitlisted");
+    assert_eq!(case["waitlist_number"], 1, "first on the low-rent list");
+    // Someone is already on the public-rental list.
+    let others = ready_cases(&app, &o, 1, 40).await;
+    let b2 = new_batch(&app, &o, &others).await;
+    seal_submit_ack(&app, &o, b2).await;
+    app.post(
+        &format!("/api/v1/batches/{b2}/decisions"),
+        Some(&o.bureau),
+        &json!({ "items": [{ "application_id": others[0], "decision": "approve" }] }),
+    )
+    .await
+    .expect(200);
+
+    // A year on, 2,000 yuan a month: over the low-rent limit, within public rental's.
+    go_to(
+        &app,
+        NaiveDate::parse_from_str(case["reverify_due_on"].as_str().unwrap(), "%Y-%m-%d").unwrap()
+            - Days::new(5),
+    );
+    let mut declared = case["form"].clone();
+    set(
+        &mut declared,
+        "members[0].annual_income_fen",
+        json!(2_400_000),
+    );
+    let answer = declare(&app, &token, id, &declared).await;
+    let body = answer.expect(200).clone();
+    assert_eq!(body["continued"], true);
+    assert_eq!(body["adjusted_to"], "public_rental");
+    let after = &body["application"];
+    assert_eq!(after["status"], "waitlisted");
+    assert_eq!(after["form"]["programme"], "public_rental");
+    assert_eq!(
+        after["waitlist_number"], 2,
+        "the end of the public-rental list, after the one already there"
+    );
+    assert_eq!(
+        after["events"].as_array().unwrap().last().unwrap()["action"],
+        "adjust_reverification"
+    );
+    assert_eq!(after["eligibility"]["eligible"], true);
+    let mail = messages(&app, id, "reverification_outcome").await;
+    assert!(
+        mail.iter()
+            .any(|m| m.contains("转为公租房保障") && m.contains("轮候号 2")),
+        "{mail:?}"
+    );
+    let funnel = app.get("/api/v1/reports/funnel", Some(&o.bureau)).await;
+    assert_eq!(outcome(funnel.expect(200), "reverified"), 1);
+    assert_eq!(outcome(&funnel.body, "exited"), 0);
+
+    // Over public rental's limit too: the household leaves, nothing is adjusted.
+    let mut too_much = after["form"].clone();
+    set(
+        &mut too_much,
+        "members[0].annual_income_fen",
+        json!(9_000_000),
+    );
+    let left = declare(&app, &token, id, &too_much).await;
+    assert_eq!(left.expect(200)["continued"], false);
+    assert!(left.body.get("adjusted_to").is_none(), "{}", left.body);
+    assert_eq!(left.body["application"]["status"], "exited");
+}
