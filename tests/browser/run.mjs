@@ -310,6 +310,7 @@ async function staffJourney(browser) {
   const caseB = (await api('GET', `/api/v1/applications/${b}`, undefined, btoken)).body;
   check(caseA.status === 'waitlisted' && caseB.status === 'returned', `A ${caseA.status}, B ${caseB.status}`);
 
+
   // The dashboard shows those numbers; the chart is drawn by the browser.
   await bu.goto(`${BASE}/staff/dashboard`);
   await axe(bu, 'dashboard');
@@ -341,6 +342,26 @@ async function staffJourney(browser) {
   });
   check(cut.length === 0, `chart labels cut off or not drawn: ${JSON.stringify(cut)}`);
   await bctx.close();
+  // A year on, household A declares for its annual re-verification (年审): an empty
+  // declaration first (the summary names the promise), then the real one.
+  fs.writeFileSync(CLOCK_FILE, '+360d\n');
+  const yctx = await browser.newContext({ viewport: { width: 360, height: 780 }, bypassCSP: true });
+  const yp = await yctx.newPage();
+  await signIn(yp, '13700000011', 'staff-flow-password-a', '/applications');
+  await yp.goto(`${BASE}/applications/${a}`);
+  await yp.getByRole('link', { name: '年审申报' }).click();
+  await axe(yp, 'annual re-verification');
+  await yp.getByRole('button', { name: /提交/ }).click();
+  const undeclared = await summary(yp);
+  check(undeclared.some((x) => x.href.endsWith('#f-declaration_truthful')), `the summary names the promise: ${JSON.stringify(undeclared)}`);
+  await axe(yp, 'annual re-verification with a problem');
+  await yp.check('#f-declaration_truthful');
+  await yp.getByRole('button', { name: /提交/ }).click();
+  check(new URL(yp.url()).pathname === `/applications/${a}`, `declared: ${yp.url()}`);
+  const after = (await api('GET', `/api/v1/applications/${a}`, undefined, (await api('POST', '/api/v1/auth/login', people.bureau)).body.token)).body;
+  check(after.events[after.events.length - 1].action === 'reverify', `re-verified: ${JSON.stringify(after.events.at(-1))}`);
+  await yctx.close();
+
   // The admin runs the service, not cases: the dashboard, never the desk.
   const adctx = await browser.newContext(desk);
   const ad = await adctx.newPage();
@@ -354,7 +375,7 @@ async function staffJourney(browser) {
   const file = await ad.request.get(`${BASE}/admin/policies/zz-gzf-2015.1/toml`);
   check(file.status() === 200, `the policy as TOML: ${file.status()}`);
   const shipped = await file.text();
-  const from = new Date(Date.now() + 30 * 86400e3 + 8 * 3600e3).toISOString().slice(0, 10);
+  const from = new Date(Date.now() + 400 * 86400e3 + 8 * 3600e3).toISOString().slice(0, 10);
   const edited = shipped
     .replace('version = "zz-gzf-2015.1"', 'version = "zz-gzf-browser.1"')
     .replace('effective_from = "2015-01-01"', `effective_from = "${from}"`)
