@@ -405,12 +405,22 @@ async fn a_batch_is_sealed_and_sent_on_the_web_and_the_bureau_decides_it_there()
         assert!(s.html.contains(n.as_str()), "ready to add: {n}");
     }
     let (a, b2) = (ids[0].to_string(), ids[1].to_string());
+    // One case that is not ready among them: named, the two others added.
     s.post(
         &format!("/staff/batches/{batch}/add"),
-        &[("pick", &a), ("pick", &b2)],
+        &[("pick", &a), ("pick", "999999"), ("pick", &b2)],
     )
     .await;
-    assert!(s.path().ends_with("?done=added"), "{}", s.path());
+    assert_eq!(s.status, StatusCode::CONFLICT, "{}", s.html);
+    assert!(
+        s.html.contains("未能加入") && s.html.contains("#999999"),
+        "{}",
+        s.html
+    );
+    let api = app
+        .get(&format!("/api/v1/batches/{batch}"), Some(&o.supervisor))
+        .await;
+    assert_eq!(api.expect(200)["item_count"], 2, "{:?}", api.body);
     s.post(&format!("/staff/batches/{batch}/seal"), &[]).await;
     assert!(s.path().ends_with("?done=sealed"), "{}", s.html);
     let hash = hash_on(&s.html);

@@ -370,14 +370,12 @@ pub async fn change(
     let ok = |r: Result<BatchDetail, crate::batches::BatchError>| r.map(|_| ());
     let (done, what) = match step.as_str() {
         "add" => {
-            let mut result = Ok(());
-            for app in posted.all("pick").iter().filter_map(|v| v.parse().ok()) {
-                result = ok(service::add_item(s, &p, id, app).await);
-                if result.is_err() {
-                    break;
-                }
-            }
-            (result, "added")
+            let picked: Vec<i64> = posted
+                .all("pick")
+                .iter()
+                .filter_map(|v| v.parse().ok())
+                .collect();
+            return add_each(&web, &p, id, &picked).await;
         }
         "remove" => match posted.get("application_id").and_then(|v| v.parse().ok()) {
             Some(app) => (ok(service::remove_item(s, &p, id, app).await), "removed"),
@@ -408,6 +406,33 @@ pub async fn change(
         _ => return crate::web::page::not_found(&web),
     };
     answer(&web, &p, id, done, what).await
+}
+
+/// Adds each ticked case in its own transaction; any refusal brings the batch back
+/// naming the cases not added (the others are in).
+async fn add_each(web: &Web, p: &Principal, id: i64, picked: &[i64]) -> Response {
+    let mut refused = Vec::new();
+    for app in picked {
+        if let Err(e) = service::add_item(&web.state, p, id, *app).await {
+            let err = crate::error::ApiError::from(e);
+            if err.status() == StatusCode::NOT_FOUND || err.status() == StatusCode::FORBIDDEN {
+                return refusal(web, err);
+            }
+            refused.push(format!("#{app}：{}", explain(&err)));
+        }
+    }
+    if refused.is_empty() {
+        return web.redirect(&format!("/staff/batches/{id}?done=added"));
+    }
+    let text = format!(
+        "{}{}",
+        web.t(
+            "以下案件未能加入（其余已加入）：",
+            "Not added (the others are in): "
+        ),
+        refused.join("；")
+    );
+    show(web, p, id, StatusCode::CONFLICT, Some((false, text))).await
 }
 
 /// `POST /staff/batches/{id}/decide`: every case of the form with a decision chosen
