@@ -10,19 +10,13 @@ use poem::{Response, handler};
 use super::labels::Label;
 use super::page::{Chrome, expired_form, not_found, render, unavailable};
 use super::session::Web;
+use super::staff::local;
 use super::start::{RuleLine, lines_of};
 use crate::applications::ApplicationError;
 use crate::applications::service::{self, CaseDetail};
 use crate::i18n::Lang;
 use crate::lifecycle::case_table::next_step;
 use crate::lifecycle::{Action, Status};
-
-fn local(t: chrono::DateTime<chrono::Utc>) -> String {
-    let offset = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
-    t.with_timezone(&offset)
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
-}
 
 pub struct Row {
     pub id: i64,
