@@ -37,6 +37,41 @@ pub async fn office(app: &TestApp) -> Office {
     }
 }
 
+/// The reviewer accepts an eligible case and passes its first review (its notice starts).
+pub async fn accept_and_pass(app: &TestApp, o: &Office, id: i64) {
+    let v = version(app, &o.reviewer, id).await;
+    let v = act(
+        app,
+        &o.reviewer,
+        id,
+        json!({ "action": "accept", "version": v }),
+    )
+    .await
+    .expect(200)["version"]
+        .as_i64()
+        .unwrap();
+    act(
+        app,
+        &o.reviewer,
+        id,
+        json!({ "action": "pass_review", "version": v, "comment": "属实" }),
+    )
+    .await
+    .expect(200);
+}
+
+/// Eleven days on: every notice has ended and its case is ready to report.
+pub async fn close_notices(app: &TestApp, o: &Office) {
+    app.clock.advance(Duration::days(11));
+    app.post(
+        "/api/v1/review/notices/close-due",
+        Some(&o.supervisor),
+        &json!({}),
+    )
+    .await
+    .expect(200);
+}
+
 /// `n` public-rental cases taken by the reviewer to ready-to-report.
 pub async fn ready_cases(app: &TestApp, o: &Office, n: u32, first_seq: u32) -> Vec<i64> {
     let mut ids = Vec::new();
@@ -49,44 +84,24 @@ pub async fn ready_cases(app: &TestApp, o: &Office, n: u32, first_seq: u32) -> V
             )
             .await;
         let id = r["application_id"].as_i64().unwrap();
-        let v = version(app, &o.reviewer, id).await;
-        let v = act(
-            app,
-            &o.reviewer,
-            id,
-            json!({ "action": "accept", "version": v }),
-        )
-        .await
-        .expect(200)["version"]
-            .as_i64()
-            .unwrap();
-        act(
-            app,
-            &o.reviewer,
-            id,
-            json!({ "action": "pass_review", "version": v, "comment": "属实" }),
-        )
-        .await
-        .expect(200);
+        accept_and_pass(app, o, id).await;
         ids.push(id);
     }
-    app.clock.advance(Duration::days(11));
-    app.post(
-        "/api/v1/review/notices/close-due",
-        Some(&o.supervisor),
-        &json!({}),
-    )
-    .await
-    .expect(200);
+    close_notices(app, o).await;
     ids
 }
 
 pub async fn new_batch(app: &TestApp, o: &Office, ids: &[i64]) -> i64 {
+    new_batch_in(app, o, "public_rental", ids).await
+}
+
+/// A draft batch of `programme` holding `ids`.
+pub async fn new_batch_in(app: &TestApp, o: &Office, programme: &str, ids: &[i64]) -> i64 {
     let b = app
         .post(
             "/api/v1/batches",
             Some(&o.supervisor),
-            &json!({ "programme": "public_rental" }),
+            &json!({ "programme": programme }),
         )
         .await;
     let id = b.expect(201)["id"].as_i64().unwrap();

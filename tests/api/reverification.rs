@@ -9,7 +9,9 @@ use entity::outbox_message;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::batches::{new_batch, office, ready_cases, seal_submit_ack};
+use crate::batches::{
+    accept_and_pass, close_notices, new_batch, new_batch_in, office, ready_cases, seal_submit_ack,
+};
 use crate::fixtures::set;
 use crate::helpers::{PASSWORD, TestApp, act, outcome, version};
 
@@ -248,50 +250,9 @@ async fn a_low_rent_household_whose_income_rose_continues_in_public_rental_housi
     let r = app.file(&token, &form).await;
     assert_eq!(r["status"], "eligible", "{r}");
     let id = r["application_id"].as_i64().unwrap();
-    let v = version(&app, &o.reviewer, id).await;
-    let v = act(
-        &app,
-        &o.reviewer,
-        id,
-        json!({ "action": "accept", "version": v }),
-    )
-    .await
-    .expect(200)["version"]
-        .as_i64()
-        .unwrap();
-    act(
-        &app,
-        &o.reviewer,
-        id,
-        json!({ "action": "pass_review", "version": v, "comment": "属实" }),
-    )
-    .await
-    .expect(200);
-    app.clock.advance(chrono::Duration::days(11));
-    app.post(
-        "/api/v1/review/notices/close-due",
-        Some(&o.supervisor),
-        &json!({}),
-    )
-    .await
-    .expect(200);
-    let batch = app
-        .post(
-            "/api/v1/batches",
-            Some(&o.supervisor),
-            &json!({ "programme": "low_rent" }),
-        )
-        .await
-        .expect(201)["id"]
-        .as_i64()
-        .unwrap();
-    app.post(
-        &format!("/api/v1/batches/{batch}/items"),
-        Some(&o.supervisor),
-        &json!({ "application_id": id }),
-    )
-    .await
-    .expect(200);
+    accept_and_pass(&app, &o, id).await;
+    close_notices(&app, &o).await;
+    let batch = new_batch_in(&app, &o, "low_rent", &[id]).await;
     seal_submit_ack(&app, &o, batch).await;
     app.post(
         &format!("/api/v1/batches/{batch}/decisions"),
