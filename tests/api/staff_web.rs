@@ -172,6 +172,7 @@ async fn a_reviewer_accepts_asks_for_a_correction_and_passes_on_the_case_page() 
     // Someone acting on what they saw before: refused, nothing changed, the case as
     // it now stands on the page.
     let events = events_of(&app, &o.reviewer, id).await;
+    let mail = app.count(entity::outbox_message::Entity).await;
     b.post(
         &format!("/staff/cases/{id}/act"),
         &[
@@ -190,6 +191,11 @@ async fn a_reviewer_accepts_asks_for_a_correction_and_passes_on_the_case_page() 
     );
     assert_eq!(status_of(&app, &o.reviewer, id).await, "passed_review");
     assert_eq!(events_of(&app, &o.reviewer, id).await, events);
+    assert_eq!(
+        app.count(entity::outbox_message::Entity).await,
+        mail,
+        "no rejection e-mail for a refused action"
+    );
 }
 
 #[tokio::test]

@@ -481,19 +481,29 @@ pub async fn decide(
             comment: posted.text(&format!("comment-{app}")),
         };
         if let Err(e) = service::decide_one(&web.state, &p, id, &d).await {
-            let number = service::detail(&web.state, &p, id)
-                .await
-                .ok()
-                .and_then(|b| {
-                    b.items
-                        .into_iter()
-                        .find(|(i, _)| i.application_id == app)
-                        .and_then(|(_, c)| c.number)
-                })
-                .unwrap_or_else(|| format!("#{app}"));
-            refused.push(format!("{number}：{}", explain(&e.into())));
+            refused.push((app, explain(&e.into())));
         }
     }
+    // The refused cases by their numbers, read once after all the decisions.
+    let numbers = if refused.is_empty() {
+        vec![]
+    } else {
+        service::detail(&web.state, &p, id)
+            .await
+            .map(|b| b.items)
+            .unwrap_or_default()
+    };
+    let refused: Vec<String> = refused
+        .into_iter()
+        .map(|(app, why)| {
+            let number = numbers
+                .iter()
+                .find(|(i, _)| i.application_id == app)
+                .and_then(|(_, c)| c.number.clone())
+                .unwrap_or_else(|| format!("#{app}"));
+            format!("{number}：{why}")
+        })
+        .collect();
     if refused.is_empty() {
         return web.redirect(&format!("/staff/batches/{id}?done=decided"));
     }
