@@ -68,12 +68,28 @@ pub enum Command {
         /// The new file to write (never overwritten).
         path: std::path::PathBuf,
     },
+    /// The verifiable lottery (摇号).
+    Lottery {
+        #[command(subcommand)]
+        command: LotteryCommand,
+    },
     /// Check a copy made by `anju backup` and put it in place of the SQLite database;
     /// every `anju serve` on it must be stopped (on PostgreSQL: print the pg_restore
     /// command to use).
     Restore {
         /// The copy to restore.
         path: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LotteryCommand {
+    /// Recompute a draw from its result file alone (as published at
+    /// /api/v1/public/rounds/{id}/lottery) and say whether it matches; exit 1 if not.
+    /// Needs no database and no settings.
+    Verify {
+        /// The result file (JSON).
+        file: std::path::PathBuf,
     },
 }
 
@@ -159,10 +175,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     {
         return config_check().await;
     }
+    if let Command::Lottery {
+        command: LotteryCommand::Verify { file },
+    } = &command
+    {
+        return lottery_verify(file);
+    }
     let settings = Settings::load().context("reading settings")?;
     init_tracing(&settings.log, &settings.log_format);
     match command {
-        Command::Config { .. } => unreachable!("handled above"),
+        Command::Config { .. } | Command::Lottery { .. } => unreachable!("handled above"),
         Command::Backup { path } => {
             let summary = crate::db::backup::backup(&settings.database_url, &path).await?;
             print!("backed up\n{}", summary.describe());
@@ -236,6 +258,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Err(e) => Err(e.into()),
             }
         }
+    }
+}
+
+/// `anju lottery verify FILE`: every check of `allocation::lottery::verify`, one a line.
+fn lottery_verify(path: &std::path::Path) -> anyhow::Result<()> {
+    use crate::allocation::lottery;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let file: lottery::ResultFile = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a lottery result file", path.display()))?;
+    let checks = lottery::verify(&file);
+    println!(
+        "round {} ({}), {} entrants, drawn {}",
+        file.round_id,
+        file.round_name,
+        file.order.len(),
+        file.drawn_at
+    );
+    for c in &checks {
+        println!(
+            "{} {}: {}",
+            if c.ok { "ok  " } else { "FAIL" },
+            c.what,
+            c.detail
+        );
+    }
+    if lottery::verified(&checks) {
+        println!("verified: the published order is the one these inputs give");
+        Ok(())
+    } else {
+        anyhow::bail!("NOT verified: the result file does not match its own inputs")
     }
 }
 

@@ -691,6 +691,79 @@ impl From<crate::eligibility::EligibilityError> for ApiError {
     }
 }
 
+impl From<crate::allocation::AllocationError> for ApiError {
+    fn from(err: crate::allocation::AllocationError) -> Self {
+        use crate::allocation::AllocationError as E;
+        match err {
+            E::NotFound => ApiError::not_found(),
+            E::Forbidden => ApiError::forbidden(),
+            E::Invalid(fields) => ApiError::validation(fields),
+            // Each bad cell of an imported file, named by its line and column.
+            E::BadFile(cells) => ApiError::validation(
+                cells
+                    .into_iter()
+                    .map(|c| {
+                        let at = if c.column.is_empty() {
+                            format!("line {}", c.line)
+                        } else {
+                            format!("line {} column {}", c.line, c.column)
+                        };
+                        FieldError::new(
+                            at,
+                            "bad_cell",
+                            Msg::new(
+                                format!(
+                                    "第 {} 行{}（{}）：{}",
+                                    c.line,
+                                    if c.column.is_empty() {
+                                        String::new()
+                                    } else {
+                                        format!(" {} 列", c.column)
+                                    },
+                                    c.header,
+                                    c.zh
+                                ),
+                                format!(
+                                    "line {}{} ({}): {}",
+                                    c.line,
+                                    if c.column.is_empty() {
+                                        String::new()
+                                    } else {
+                                        format!(", column {}", c.column)
+                                    },
+                                    c.header,
+                                    c.en
+                                ),
+                            ),
+                        )
+                    })
+                    .collect(),
+            ),
+            E::WrongRoundState(s) => ApiError::new(
+                StatusCode::CONFLICT,
+                "round_wrong_state",
+                &Msg::new(
+                    format!("配租方案当前状态为 {s}，不能执行此操作"),
+                    format!("Not allowed while the round is {s}"),
+                ),
+                vec![],
+            ),
+            E::Conflict(code, msg) => ApiError::new(StatusCode::CONFLICT, code, &msg, vec![]),
+            E::Stale(v) => ApiError::new(
+                StatusCode::CONFLICT,
+                "stale_version",
+                &Msg::new(
+                    format!("房源已被修改（当前版本 {v}），请刷新后重试"),
+                    format!("The unit changed (now version {v}); reload and try again"),
+                ),
+                vec![],
+            ),
+            E::Case(e) => e.into(),
+            E::Db(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::batches::BatchError> for ApiError {
     fn from(err: crate::batches::BatchError) -> Self {
         use crate::batches::BatchError as E;

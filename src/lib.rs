@@ -1,6 +1,7 @@
 //! anju (安居): public-housing applications for a Zhengzhou sub-district office.
 
 pub mod access;
+pub mod allocation;
 pub mod applications;
 pub mod auth;
 pub mod batches;

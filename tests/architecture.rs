@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// The domain folders.
 const DOMAINS: &[&str] = &[
+    "allocation",
     "applications",
     "auth",
     "batches",
@@ -46,11 +47,23 @@ const OWNERS: &[(&str, &str)] = &[
     ("outbox_message", "notifications"),
     ("place", "places"),
     ("objection", "review"),
+    ("housing_unit", "allocation"),
+    ("allocation_round", "allocation"),
+    ("round_unit", "allocation"),
+    ("round_entry", "allocation"),
+    ("unit_offer", "allocation"),
+    ("unit_event", "lifecycle"),
 ];
 
 /// The writers change the rows of the cases and batches they move, which the
 /// applications and batches domains own.
-const WRITER_ALSO_WRITES: &[&str] = &["application", "batch", "batch_item"];
+const WRITER_ALSO_WRITES: &[&str] = &[
+    "application",
+    "batch",
+    "batch_item",
+    "housing_unit",
+    "unit_offer",
+];
 
 fn sources(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
     for entry in std::fs::read_dir(dir).unwrap() {

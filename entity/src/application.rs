@@ -57,6 +57,8 @@ pub struct Model {
     pub policy_version: Option<String>,
     /// Waiting-list (轮候) number per programme, given on approval.
     pub waitlist_number: Option<i64>,
+    /// After declining an offer under a bar penalty: no offer before this day.
+    pub barred_until: Option<Date>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

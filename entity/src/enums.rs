@@ -182,6 +182,21 @@ stored_enum! {
         ExitForCause = "exit_for_cause",
         /// The applicant asks for 复核 of an exit.
         AppealExit = "appeal_exit",
+        /// An allocation round opened for the household's group: it may register (system).
+        InviteIntent = "invite_intent",
+        /// The household registers its intent in a round (意向登记).
+        RegisterIntent = "register_intent",
+        /// The re-check before ranking (动态审核) found the household no longer qualifies
+        /// (system).
+        FailRecheck = "fail_recheck",
+        /// The round's ranking was published with the household's place (排序公示; system).
+        Rank = "rank",
+        /// The bureau offers the household a unit (选房).
+        OfferUnit = "offer_unit",
+        /// The household accepts the offered unit: it is let (配租).
+        AcceptOffer = "accept_offer",
+        /// The household declines the offered unit, with the policy's penalty.
+        DeclineOffer = "decline_offer",
     }
 }
 
@@ -336,5 +351,80 @@ stored_enum! {
         Dead = "dead",
         /// The household gave no e-mail address; kept so the office can see it.
         NoRecipient = "no_recipient",
+    }
+}
+
+stored_enum! {
+    /// Where a unit of the housing stock stands.
+    UnitStatus {
+        /// Free to be put in a round and offered.
+        Available = "available",
+        /// Offered to a household that has not yet answered.
+        Offered = "offered",
+        /// Let: a lease runs.
+        Let = "let",
+        /// Not to be let (repairs, reserved).
+        Unavailable = "unavailable",
+    }
+}
+
+stored_enum! {
+    /// Where an allocation round stands.
+    RoundStatus {
+        /// Being prepared by the bureau; not yet public.
+        Draft = "draft",
+        /// Published; households register intent (意向登记).
+        Registration = "registration",
+        /// Registration closed, registrants re-checked; for a lottery the entrant list,
+        /// its SHA-256 and the commitments to the seed are published, waiting for the draw.
+        Drawing = "drawing",
+        /// The ranking is published; households choose units in rank order (选房).
+        Ranked = "ranked",
+        /// Finished; units not let stay in the stock.
+        Closed = "closed",
+    }
+}
+
+stored_enum! {
+    /// How a round orders its registrants.
+    RankingMethod {
+        /// By points (评分): the policy's points rules, ties by waiting-list number.
+        Score = "score",
+        /// By verifiable lottery (摇号).
+        Lottery = "lottery",
+    }
+}
+
+stored_enum! {
+    /// Where a household stands in a round.
+    EntryStatus {
+        /// Registered; not yet re-checked.
+        Registered = "registered",
+        /// Failed the re-check before ranking; left the list with reasons.
+        FailedRecheck = "failed_recheck",
+        /// Ranked; waiting for its turn.
+        Ranked = "ranked",
+        /// A unit is offered.
+        Offered = "offered",
+        /// Accepted a unit.
+        Allocated = "allocated",
+        /// Declined (or its offer lapsed); the policy's penalty applies.
+        Declined = "declined",
+        /// Left the round otherwise (withdrew, exited).
+        Left = "left",
+    }
+}
+
+stored_enum! {
+    /// Where an offer stands.
+    OfferStatus {
+        /// Waiting for the household's answer.
+        Open = "open",
+        /// Accepted: the lease runs.
+        Accepted = "accepted",
+        /// Declined by the household.
+        Declined = "declined",
+        /// The lease ended (the household left the programme) or the offer was withdrawn.
+        Ended = "ended",
     }
 }

@@ -1,6 +1,7 @@
 //! sea-orm entities: persistence only. No business rules and no client JSON live here;
 //! the service layer turns these rows into validated domain types and API views.
 
+pub mod allocation_round;
 pub mod app_secret;
 pub mod application;
 pub mod application_event;
@@ -15,6 +16,7 @@ pub mod enums;
 pub mod export_log;
 pub mod funnel_count;
 pub mod funnel_duration;
+pub mod housing_unit;
 pub mod idempotency_record;
 pub mod login_throttle;
 pub mod member_key;
@@ -24,7 +26,11 @@ pub mod outbox_message;
 pub mod password_reset;
 pub mod place;
 pub mod policy;
+pub mod round_entry;
+pub mod round_unit;
 pub mod session_token;
 pub mod staff_scope;
 pub mod status_count;
+pub mod unit_event;
+pub mod unit_offer;
 pub mod user_account;

@@ -14,6 +14,7 @@ mod m20261201_000007_lifecycle;
 mod m20261201_000008_password_reset;
 mod m20261201_000009_calendar_and_appeals;
 mod m20261201_000010_reverification;
+mod m20261201_000011_allocation;
 
 mod holidays;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_password_reset::Migration),
             Box::new(m20261201_000009_calendar_and_appeals::Migration),
             Box::new(m20261201_000010_reverification::Migration),
+            Box::new(m20261201_000011_allocation::Migration),
         ]
     }
 }

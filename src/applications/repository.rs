@@ -211,6 +211,21 @@ pub async fn by_ids(
         .await
 }
 
+/// Waiting households of the programmes, by waiting-list number.
+pub async fn waiting(
+    db: &impl ConnectionTrait,
+    programmes: &[entity::enums::Programme],
+) -> Result<Vec<application::Model>, DbErr> {
+    use sea_orm::QueryOrder;
+    application::Entity::find()
+        .filter(application::Column::Status.eq(entity::enums::CaseStatus::Waitlisted))
+        .filter(application::Column::Programme.is_in(programmes.iter().copied()))
+        .order_by_asc(application::Column::WaitlistNumber)
+        .order_by_asc(application::Column::Id)
+        .all(db)
+        .await
+}
+
 pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<application::Model>, DbErr> {
     application::Entity::find_by_id(id).one(db).await
 }

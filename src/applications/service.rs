@@ -542,6 +542,45 @@ pub async fn by_ids(
     repo::by_ids(db, ids).await
 }
 
+/// Waiting households (轮候) of the programmes, by waiting-list number, with no scope:
+/// for an allocation round, which the bureau runs for the whole district.
+pub async fn waiting(
+    db: &impl ConnectionTrait,
+    programmes: &[crate::applications::form::Programme],
+) -> Result<Vec<application::Model>, DbErr> {
+    repo::waiting(db, programmes).await
+}
+
+/// What an allocation round reads of a waiting household on `day`: the household as the
+/// eligibility rules see it (for the re-check before ranking) and the members the points
+/// rules count. `None` when the stored form no longer validates.
+pub struct Standing {
+    pub input: crate::eligibility::input::Household,
+    pub members_over_60: i32,
+    pub disabled_members: i32,
+    pub seriously_ill_members: i32,
+}
+
+pub fn standing(
+    case: &application::Model,
+    day: chrono::NaiveDate,
+) -> Result<Option<Standing>, DbErr> {
+    let form = repo::form_of(case)?;
+    let Ok((household, _)) = domain::validate(&form, day) else {
+        return Ok(None);
+    };
+    let count = |f: &dyn Fn(&domain::Member) -> bool| {
+        household.members.iter().filter(|m| f(m)).count() as i32
+    };
+    let input = household.eligibility_input();
+    Ok(Some(Standing {
+        members_over_60: input.members.iter().filter(|p| p.age_on(day) >= 60).count() as i32,
+        disabled_members: count(&|m| m.disabled),
+        seriously_ill_members: count(&|m| m.serious_illness),
+        input,
+    }))
+}
+
 /// A case by its number, with no scope: for the public notice, which shows no personal
 /// data beyond the masked name.
 pub async fn by_number(

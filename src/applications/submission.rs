@@ -271,7 +271,7 @@ fn with_soft_rules(warnings: &[Warning], decision: &Decision) -> Vec<Warning> {
     all
 }
 
-pub(super) fn failed_rules(decision: &Decision, lang: Lang) -> Vec<String> {
+pub fn failed_rules(decision: &Decision, lang: Lang) -> Vec<String> {
     decision
         .rules
         .iter()

@@ -87,6 +87,7 @@ fn policy(rules: Vec<Rule>) -> PolicyDocument {
             },
         ],
         deadlines: Default::default(),
+        allocation: Default::default(),
         maker_checker: true,
         rules,
     }

@@ -231,8 +231,88 @@ pub struct PolicyDocument {
     #[oai(default = "yes")]
     #[serde(default = "yes")]
     pub maker_checker: bool,
+    /// How allocation rounds score households and what declining an offer costs.
+    #[oai(default)]
+    #[serde(default)]
+    pub allocation: AllocationRules,
     /// The rules, evaluated in order.
     pub rules: Vec<Rule>,
+}
+
+/// Points for ranking by score (评分), and the penalty for declining an offer. Ties in
+/// score go to the earlier waiting-list number.
+#[derive(Object, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[oai(rename = "AllocationRules")]
+#[serde(deny_unknown_fields)]
+pub struct AllocationRules {
+    /// Points for each member aged 60 or over on the day of ranking.
+    #[oai(default = "five")]
+    #[serde(default = "five")]
+    pub points_per_member_over_60: i32,
+    /// Points for each member with a disability.
+    #[oai(default = "ten")]
+    #[serde(default = "ten")]
+    pub points_per_disabled_member: i32,
+    /// Points for each member with a serious illness.
+    #[oai(default = "ten")]
+    #[serde(default = "ten")]
+    pub points_per_seriously_ill_member: i32,
+    /// Points for each full month on the waiting list.
+    #[oai(default = "one")]
+    #[serde(default = "one")]
+    pub points_per_month_waiting: i32,
+    /// `end_of_list`: a household that declines gets a new waiting-list number at the end;
+    /// `bar`: it keeps its number but is offered nothing for `decline_bar_months`.
+    #[oai(default = "end_of_list")]
+    #[serde(default = "end_of_list")]
+    pub decline_penalty: DeclinePenalty,
+    /// Months a household that declines is barred, when the penalty is `bar`.
+    #[oai(
+        default = "twenty_four",
+        validator(minimum(value = "0"), maximum(value = "120"))
+    )]
+    #[serde(default = "twenty_four")]
+    pub decline_bar_months: i32,
+}
+
+/// What declining an offer costs.
+#[derive(poem_openapi::Enum, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum DeclinePenalty {
+    /// A new waiting-list number at the end of the list.
+    EndOfList,
+    /// No offer for `decline_bar_months`.
+    Bar,
+}
+
+fn five() -> i32 {
+    5
+}
+fn ten() -> i32 {
+    10
+}
+fn one() -> i32 {
+    1
+}
+fn twenty_four() -> i32 {
+    24
+}
+fn end_of_list() -> DeclinePenalty {
+    DeclinePenalty::EndOfList
+}
+
+impl Default for AllocationRules {
+    fn default() -> Self {
+        AllocationRules {
+            points_per_member_over_60: five(),
+            points_per_disabled_member: ten(),
+            points_per_seriously_ill_member: ten(),
+            points_per_month_waiting: one(),
+            decline_penalty: end_of_list(),
+            decline_bar_months: twenty_four(),
+        }
+    }
 }
 
 fn yes() -> bool {

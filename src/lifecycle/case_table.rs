@@ -82,6 +82,9 @@ const WITHDRAWABLE: &[Status] = &[
 
 const BUREAU: &[Role] = &[Role::Bureau];
 const APPLICANT_OR_COUNTER: &[Role] = &[Role::Applicant, Role::Reviewer];
+/// The household answers an offer itself, or the bureau records its answer at the
+/// choosing desk (选房现场).
+const OFFER_ANSWER: &[Role] = &[Role::Applicant, Role::Bureau];
 use Template as T;
 
 pub const TABLE: &[Transition] = &[
@@ -285,6 +288,40 @@ pub const TABLE: &[Transition] = &[
         ..staff(HOUSED, Action::ExitForCause, Some(S::Exited))
     },
     appeal(S::Exited, Action::AppealExit, S::AppealExit),
+    // 配租: a round opens for the household's group, it registers intent, is re-checked
+    // (leaving the list if it no longer qualifies), ranked, offered a unit and answers.
+    Transition {
+        messages: &[T::RoundOpened],
+        ..system(&[S::Waitlisted], Action::InviteIntent, None)
+    },
+    Transition {
+        roles: &[Role::Applicant],
+        ..staff(&[S::Waitlisted], Action::RegisterIntent, None)
+    },
+    Transition {
+        reason_required: true,
+        messages: &[T::RecheckFailed],
+        ..system(&[S::Waitlisted], Action::FailRecheck, Some(S::Exited))
+    },
+    Transition {
+        messages: &[T::RankingPublished],
+        ..system(&[S::Waitlisted], Action::Rank, None)
+    },
+    Transition {
+        roles: BUREAU,
+        messages: &[T::UnitOffered],
+        ..staff(&[S::Waitlisted], Action::OfferUnit, Some(S::Offered))
+    },
+    Transition {
+        roles: OFFER_ANSWER,
+        messages: &[T::UnitAllocated],
+        ..staff(&[S::Offered], Action::AcceptOffer, Some(S::Allocated))
+    },
+    Transition {
+        roles: OFFER_ANSWER,
+        messages: &[T::OfferDeclined],
+        ..staff(&[S::Offered], Action::DeclineOffer, Some(S::Waitlisted))
+    },
     answer(S::AppealExit, Action::UpholdAppeal, S::Exited, REVIEWERS),
     answer(
         S::AppealExit,
@@ -523,10 +560,24 @@ mod tests {
                 Action::ExitReverification | Action::ExitNoDeclaration | Action::ExitForCause,
                 S::Waitlisted | S::Offered | S::Allocated,
             ) => Some(S::Exited),
+            (Action::InviteIntent | Action::RegisterIntent | Action::Rank, S::Waitlisted) => None,
+            (Action::FailRecheck, S::Waitlisted) => Some(S::Exited),
+            (Action::OfferUnit, S::Waitlisted) => Some(S::Offered),
+            (Action::AcceptOffer, S::Offered) => Some(S::Allocated),
+            (Action::DeclineOffer, S::Offered) => Some(S::Waitlisted),
             _ => return Err(Refusal::WrongStatus),
         };
+        if allowed(s, a, r) {
+            Ok(to)
+        } else {
+            Err(Refusal::WrongRole)
+        }
+    }
+
+    /// Who may take `a` from `s`, as the design says.
+    fn allowed(s: Status, a: Action, r: Role) -> bool {
         let reviewer_or_supervisor = matches!(r, Role::Reviewer | Role::Supervisor);
-        let allowed = match a {
+        match a {
             Action::Submit | Action::Resubmit => matches!(r, Role::Applicant | Role::Reviewer),
             Action::Withdraw => r == Role::Applicant,
             // Only the service takes these: no person may.
@@ -544,7 +595,16 @@ mod tests {
             | Action::Reverify
             | Action::AdjustReverification
             | Action::ExitReverification => r == Role::Applicant,
-            Action::RemindReverification | Action::ExitNoDeclaration => false,
+            Action::RemindReverification
+            | Action::ExitNoDeclaration
+            | Action::InviteIntent
+            | Action::FailRecheck
+            | Action::Rank => false,
+            Action::RegisterIntent => r == Role::Applicant,
+            Action::OfferUnit => r == Role::Bureau,
+            Action::AcceptOffer | Action::DeclineOffer => {
+                matches!(r, Role::Applicant | Role::Bureau)
+            }
             Action::ExitForCause => matches!(r, Role::Supervisor | Role::Bureau),
             // The bureau answers appeals against its own refusals; reviewers the rest.
             Action::UpholdAppeal | Action::OverturnAppeal if s == S::AppealBureau => {
@@ -562,11 +622,6 @@ mod tests {
             | Action::ResolveDuplicate
             | Action::UpholdObjection
             | Action::DismissObjection => reviewer_or_supervisor,
-        };
-        if allowed {
-            Ok(to)
-        } else {
-            Err(Refusal::WrongRole)
         }
     }
 

@@ -17,7 +17,7 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr};
 use super::case_table::{self, Action, Refusal, Status, Transition};
 use super::counters::{self, CaseFacts, Tally};
 use super::error::LifecycleError;
-use super::{batch_writer, reasons, repository as repo};
+use super::{batch_writer, reasons, repository as repo, unit_writer};
 use crate::access::Role;
 use crate::clock::local_date;
 use crate::error::FieldError;
@@ -200,6 +200,12 @@ pub async fn apply(
     .await?;
     if to == Status::Withdrawn {
         batch_writer::case_withdrawn(db, case.id, now).await?;
+    }
+    // A household that leaves gives back the unit it was offered or let.
+    if matches!(from, Status::Offered | Status::Allocated)
+        && matches!(to, Status::Withdrawn | Status::Exited)
+    {
+        unit_writer::release_for_case(db, case.id, change.actor.id(), now).await?;
     }
     let facts = Facts {
         comment: comment.unwrap_or_default(),

@@ -48,7 +48,7 @@ pub const STAGES: [(&str, &str, &str, Action); 7] = [
     ),
     ("reported", "上报民政局", "reported up", Action::Report),
     ("approved", "审核批准", "approved", Action::Approve),
-    ("allocated", "配租", "allocated", Action::Waitlist),
+    ("allocated", "配租", "allocated", Action::AcceptOffer),
 ];
 
 /// Side exits of the funnel, with the events that mark them.
@@ -108,6 +108,7 @@ pub const OUTCOMES: [(&str, &str, &str, &[Action]); 9] = [
             Action::ExitReverification,
             Action::ExitNoDeclaration,
             Action::ExitForCause,
+            Action::FailRecheck,
         ],
     ),
 ];
@@ -668,7 +669,8 @@ mod tests {
     #[test]
     fn each_tracked_action_counts_towards_one_key() {
         assert_eq!(key_of(Action::Submit), Some(("submitted", Some(0))));
-        assert_eq!(key_of(Action::Waitlist), Some(("allocated", Some(6))));
+        assert_eq!(key_of(Action::AcceptOffer), Some(("allocated", Some(6))));
+        assert_eq!(key_of(Action::Waitlist), None);
         assert_eq!(key_of(Action::BureauReject), Some(("rejected", None)));
         assert_eq!(key_of(Action::UpholdObjection), Some(("rejected", None)));
         assert_eq!(

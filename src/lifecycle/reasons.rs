@@ -57,6 +57,11 @@ pub const REASON_CODES: &[(&str, &str, &str)] = &[
         "已购买或取得其他住房",
         "bought or obtained another home",
     ),
+    (
+        "recheck_failed",
+        "配租前动态审核不再符合条件",
+        "no longer qualifies at the re-check before allocation",
+    ),
     ("other", "其他原因", "other reason"),
 ];
 

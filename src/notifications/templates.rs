@@ -512,6 +512,144 @@ pub fn reverification_outcome(lang: Lang, name: &str, number: &str, f: &Facts) -
     )
 }
 
+/// The messages of an allocation round (配租): opened, re-check failed, ranking
+/// published, offer, allocation, and what declining costs.
+fn allocation(t: Template, lang: Lang, f: &Facts) -> Rendered {
+    let (subject, body) = match t {
+        Template::UnitOffered | Template::UnitAllocated | Template::OfferDeclined => choosing(t, f),
+        _ => round_news(t, f),
+    };
+    render(
+        pick(lang, subject.0, subject.1),
+        &[greeting(lang, &f.name), pick(lang, body.0, body.1)],
+    )
+}
+
+type Pair = (String, String);
+
+/// Subject and body (zh, en) of a round's news: opened, re-check failed, ranking.
+fn round_news(t: Template, f: &Facts) -> (Pair, Pair) {
+    let (number, round) = (&f.number, &f.round);
+    match t {
+        Template::RoundOpened => (
+            (
+                format!("配租意向登记：{round}"),
+                format!("Allocation round open: {round}"),
+            ),
+            (
+                format!(
+                    "{round}已开始意向登记，登记截止日期 {}。您的申请（{number}）正在轮候，如需参加本轮配租，请登录系统登记意向。",
+                    f.until
+                ),
+                format!(
+                    "Registration for {round} is open until {}. Your application ({number}) is on the waiting list; sign in and register your intent to take part.",
+                    f.until
+                ),
+            ),
+        ),
+        Template::RecheckFailed => (
+            (
+                format!("配租资格复审结果：{number}"),
+                format!("Re-check before allocation: {number}"),
+            ),
+            (
+                format!(
+                    "配租前动态审核发现您的家庭已不符合条件（{}），已退出轮候。{} 如有异议，可在 15 个工作日内申请复核。",
+                    f.failed.join("；"),
+                    f.reason
+                ),
+                format!(
+                    "The re-check before allocation found that the household no longer qualifies ({}), and it has left the waiting list. {} You may ask for reconsideration within 15 working days.",
+                    f.failed.join("; "),
+                    f.reason
+                ),
+            ),
+        ),
+        _ => (
+            (
+                format!("配租排序公示：{round}"),
+                format!("Ranking published: {round}"),
+            ),
+            (
+                format!(
+                    "{round}的排序已公示，您的申请（{number}）排第 {} 位。请按通知参加选房。",
+                    f.position
+                ),
+                format!(
+                    "The ranking of {round} is published: your application ({number}) is number {}. You will be called to choose a unit in this order.",
+                    f.position
+                ),
+            ),
+        ),
+    }
+}
+
+/// Subject and body (zh, en) of choosing a unit: offered, let, declined.
+fn choosing(t: Template, f: &Facts) -> (Pair, Pair) {
+    let (number, round, unit) = (&f.number, &f.round, &f.unit);
+    match t {
+        Template::UnitOffered => (
+            (
+                format!("配租房源通知：{number}"),
+                format!("A unit is offered: {number}"),
+            ),
+            (
+                format!(
+                    "{round}为您提供房源：{unit}。请尽快登录系统接受或放弃；放弃将按规定处理。"
+                ),
+                format!(
+                    "{round} offers you a unit: {unit}. Please sign in to accept or decline; declining has the consequence the policy states."
+                ),
+            ),
+        ),
+        Template::UnitAllocated => (
+            (
+                format!("配租结果：{number}"),
+                format!("Unit allocated: {number}"),
+            ),
+            (
+                format!(
+                    "您已选定房源 {unit}，租赁自 {} 起。请按通知签订租赁合同。",
+                    f.until
+                ),
+                format!(
+                    "You have been let {unit}, the lease starting on {}. You will be asked to sign the lease.",
+                    f.until
+                ),
+            ),
+        ),
+        _ => (
+            (
+                format!("放弃选房确认：{number}"),
+                format!("Offer declined: {number}"),
+            ),
+            if f.barred_until.is_empty() {
+                (
+                    format!(
+                        "您已放弃房源 {unit}。按规定，您的轮候顺序调至队尾，新轮候号 {}。",
+                        f.waitlist_number
+                    ),
+                    format!(
+                        "You declined {unit}. As the policy says, the household goes to the end of the waiting list, new number {}.",
+                        f.waitlist_number
+                    ),
+                )
+            } else {
+                (
+                    format!(
+                        "您已放弃房源 {unit}。按规定，{} 前不再为您配租。",
+                        f.barred_until
+                    ),
+                    format!(
+                        "You declined {unit}. As the policy says, no unit is offered to the household before {}.",
+                        f.barred_until
+                    ),
+                )
+            },
+        ),
+    }
+}
+
 /// A message the lifecycle sends: one per template, named by the `kind` stored with it.
 /// A transition names its templates in the lifecycle table; [`Template::render`] is the
 /// one place that knows which facts each template reads.
@@ -532,6 +670,12 @@ pub enum Template {
     AppealAnswered,
     ReverificationReminder,
     ReverificationOutcome,
+    RoundOpened,
+    RecheckFailed,
+    RankingPublished,
+    UnitOffered,
+    UnitAllocated,
+    OfferDeclined,
 }
 
 /// What a template may say about the case and the change, beyond its name and number.
@@ -556,6 +700,15 @@ pub struct Facts {
     pub decision: &'static str,
     pub eligible: bool,
     pub waitlist_number: i64,
+    /// The allocation round's name.
+    pub round: String,
+    /// The household's place in the published ranking.
+    pub position: i32,
+    /// The unit offered or let (project, building, unit, area).
+    pub unit: String,
+    /// After declining under a bar: the first day another offer may be made; empty when
+    /// the household goes to the end of the list instead.
+    pub barred_until: String,
 }
 
 impl Template {
@@ -576,6 +729,12 @@ impl Template {
             Template::AppealAnswered => "appeal_answered",
             Template::ReverificationReminder => "reverification_reminder",
             Template::ReverificationOutcome => "reverification_outcome",
+            Template::RoundOpened => "round_opened",
+            Template::RecheckFailed => "recheck_failed",
+            Template::RankingPublished => "ranking_published",
+            Template::UnitOffered => "unit_offered",
+            Template::UnitAllocated => "unit_allocated",
+            Template::OfferDeclined => "offer_declined",
         }
     }
 
@@ -605,6 +764,7 @@ impl Template {
                 reverification_reminder(lang, name, number, &f.until)
             }
             Template::ReverificationOutcome => reverification_outcome(lang, name, number, f),
+            t => allocation(t, lang, f),
         }
     }
 }

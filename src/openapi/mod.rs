@@ -34,6 +34,8 @@ pub enum ApiTags {
     Reports,
     /// The working-day calendar: holidays and make-up working days.
     Calendar,
+    /// Allocation (配租): the housing stock, rounds, the lottery, offers.
+    Allocation,
 }
 
 pub type Apis = (
@@ -50,6 +52,7 @@ pub type Apis = (
     crate::batches::api::BatchApi,
     crate::reports::api::ReportApi,
     crate::calendar::api::CalendarApi,
+    crate::allocation::api::AllocationApi,
 );
 
 /// Builds the OpenAPI service over every domain's API.
@@ -92,6 +95,9 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
             state: state.clone(),
         },
         crate::calendar::api::CalendarApi {
+            state: state.clone(),
+        },
+        crate::allocation::api::AllocationApi {
             state: state.clone(),
         },
     );

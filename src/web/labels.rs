@@ -145,4 +145,11 @@ labels!(Action {
     ExitNoDeclaration => "逾期未年审，退出", "Left: no declaration in time";
     ExitForCause => "退出住房保障", "Left the programme";
     AppealExit => "申请复核（退出）", "Reconsideration asked (exit)";
+    InviteIntent => "配租意向登记开始", "Allocation round opened";
+    RegisterIntent => "登记配租意向", "Registered for an allocation round";
+    FailRecheck => "配租前审核不符合条件，退出轮候", "Left the list at the re-check before allocation";
+    Rank => "配租排序公示", "Ranking published";
+    OfferUnit => "提供房源", "Unit offered";
+    AcceptOffer => "接受房源，配租完成", "Offer accepted; unit let";
+    DeclineOffer => "放弃房源", "Offer declined";
 });

@@ -210,7 +210,7 @@ async fn explanations_follow_accept_language() {
     );
 }
 
-fn stricter_policy(version: &str, effective_from: &str) -> Value {
+pub fn stricter_policy(version: &str, effective_from: &str) -> Value {
     json!({
         "programme": "public_rental",
         "version": version,

@@ -4,6 +4,7 @@
 mod fixtures;
 mod helpers;
 
+mod allocation;
 mod appeals;
 mod applications;
 mod auth;
