@@ -566,9 +566,148 @@ pub async fn run(
             clock.advance(Duration::minutes(20));
         }
     }
+    bar.set_message("allocate");
+    allocate(state, clock, &bureau, &reviewers).await?;
     crate::db::insert_secret(&state.db, MARKER, &Utc::now().to_rfc3339()).await?;
     bar.finish_with_message("done");
     Ok(true)
+}
+
+/// The district's 497 low-rent units (实物配租房源) as the bureau's spreadsheet would
+/// list them: three estates, six floors a building.
+fn stock_csv() -> String {
+    let mut csv = String::from("项目,楼栋,房号,保障类别,建筑面积,居室,楼层,月租金（元）,无障碍\n");
+    let estates = [
+        ("南关安居小区", 200),
+        ("城东保障房小区", 197),
+        ("航海路廉租住房", 100),
+    ];
+    for (estate, units) in estates {
+        for i in 0..units {
+            let (building, floor, door) = (1 + i / 24, 1 + (i % 24) / 4, 1 + i % 4);
+            let area = 4000 + (i * 37 % 2000) as i64; // 40.00 to 59.99 m²
+            let rooms = if area >= 5000 { 2 } else { 1 };
+            // 2.60 yuan per m² a month.
+            let rent = area * 260 / 100;
+            csv.push_str(&format!(
+                "{estate},{building}号楼,{floor}0{door},廉租房,{}.{:02},{rooms},{floor},{}.{:02},{}\n",
+                area / 100,
+                area % 100,
+                rent / 100,
+                rent % 100,
+                if floor == 1 && door == 1 { "是" } else { "否" }
+            ));
+        }
+    }
+    csv
+}
+
+/// The round the bureau runs in late November 2015: the 497 units, former 廉租 families
+/// first, then public rental; households register at the community (the reviewer at the
+/// counter), a lottery orders them, and they choose in drawn order (one in twenty
+/// declines and goes to the end of the list).
+async fn allocate(
+    state: &AppState,
+    clock: &ManualClock,
+    bureau: &Principal,
+    reviewers: &[Principal],
+) -> anyhow::Result<()> {
+    use crate::allocation::{offers, rounds, service as stock};
+    let e = |e: crate::allocation::AllocationError| anyhow::anyhow!("allocation: {e}");
+    let units = stock::import_units(
+        state,
+        bureau,
+        stock_csv().as_bytes(),
+        stock::FileFormat::Csv,
+    )
+    .await
+    .map_err(e)?;
+    if units.len() != 497 {
+        bail!("{} units imported, expected 497", units.len());
+    }
+    let today = crate::clock::local_date(clock_now(state));
+    let round = rounds::create(
+        state,
+        bureau,
+        rounds::NewRound {
+            name: "2015年管城区廉租住房实物配租（第一批）".into(),
+            method: stock::RankingMethod::Lottery,
+            groups: vec![
+                crate::applications::form::Programme::LowRent,
+                crate::applications::form::Programme::PublicRental,
+            ],
+            intent_opens_on: today,
+            intent_closes_on: today + Duration::days(10),
+            projects: vec![],
+            unit_ids: units,
+        },
+    )
+    .await
+    .map_err(e)?;
+    rounds::publish(state, bureau, round.id).await.map_err(e)?;
+    let waiting = apps::waiting(
+        &state.db,
+        &[
+            crate::applications::form::Programme::LowRent,
+            crate::applications::form::Programme::PublicRental,
+        ],
+    )
+    .await?;
+    for (n, case) in waiting.iter().enumerate() {
+        // A few households do not come forward.
+        if n % 30 == 29 {
+            continue;
+        }
+        let mut done = false;
+        for r in reviewers {
+            if rounds::register(state, r, case.id, round.id).await.is_ok() {
+                done = true;
+                break;
+            }
+        }
+        if !done {
+            bail!("no reviewer could register case {} for the round", case.id);
+        }
+    }
+    clock.advance(Duration::days(11));
+    let closed = rounds::close_registration(state, bureau, round.id)
+        .await
+        .map_err(e)?;
+    clock.advance(Duration::hours(1));
+    rounds::draw(
+        state,
+        bureau,
+        round.id,
+        closed.secrets,
+        "2015-11-26 福彩3D 372".into(),
+    )
+    .await
+    .map_err(e)?;
+    let mut n = 0;
+    while let Some(entry) = offers::next_in_turn(state, round.id).await? {
+        let detail = rounds::detail(state, bureau, round.id).await.map_err(e)?;
+        let Some(unit) = detail
+            .units
+            .iter()
+            .find(|u| u.status == stock::Availability::Available)
+        else {
+            break;
+        };
+        offers::offer(state, bureau, round.id, entry.application_id, unit.id)
+            .await
+            .map_err(e)?;
+        let answer = offers::Answer {
+            accept: n % 20 != 19,
+            lease_starts_on: Some(crate::clock::local_date(clock_now(state)) + Duration::days(7)),
+        };
+        offers::answer(state, bureau, entry.application_id, answer)
+            .await
+            .map_err(e)?;
+        n += 1;
+        clock.advance(Duration::minutes(10));
+    }
+    offers::close(state, bureau, round.id).await.map_err(e)?;
+    Ok(())
 }
 
 fn clock_now(state: &AppState) -> chrono::DateTime<Utc> {
@@ -661,6 +800,34 @@ pub async fn generate(
     Ok(Some(total))
 }
 
+/// The demo's lottery round, and how anyone checks its draw.
+async fn print_round(state: &AppState) -> anyhow::Result<()> {
+    let Ok(p) = crate::allocation::rounds::published(state, 1).await else {
+        return Ok(());
+    };
+    let Some(file) = p.result else {
+        return Ok(());
+    };
+    let let_units = p
+        .entries
+        .iter()
+        .filter(|e| e.status == crate::allocation::service::EntryStatus::Allocated)
+        .count();
+    println!(
+        "配租 round {}: {} entrants drawn by lottery, {} units let; entrant list SHA-256 {}",
+        p.round.name,
+        file.order.len(),
+        let_units,
+        file.entrants_sha256
+    );
+    println!(
+        "verify the draw: curl -s {}/api/v1/public/rounds/{}/lottery -o lottery.json && anju lottery verify lottery.json",
+        state.settings.public_url.trim_end_matches('/'),
+        p.round.id
+    );
+    Ok(())
+}
+
 /// The clock the demo runs on: 2015-09-01, 09:00 in Zhengzhou.
 pub fn demo_clock() -> ManualClock {
     ManualClock::new(
@@ -680,6 +847,9 @@ pub async fn seed(
     let clock = demo_clock();
     let state = crate::startup::prepare(settings, Arc::new(clock.clone())).await?;
     let story = run(&state, &clock, show_progress).await?;
+    if story {
+        print_round(&state).await?;
+    }
     if let Some(n) = households {
         let started = std::time::Instant::now();
         match generate(&state, n, show_progress).await? {

@@ -228,7 +228,8 @@ pub(super) async fn set_status(
     Ok(repo::round(db, round.id).await?.unwrap_or(round))
 }
 
-/// The household registers its intent (意向登记) in an open round.
+/// The household registers its intent (意向登记) in an open round, online or at the
+/// community's counter (a reviewer in scope).
 pub async fn register(
     state: &AppState,
     caller: &Principal,
@@ -236,7 +237,7 @@ pub async fn register(
     round_id: i64,
 ) -> Result<Entry, AllocationError> {
     let viewer = Viewer::of(state, caller).await?;
-    if viewer.role != Role::Applicant {
+    if !matches!(viewer.role, Role::Applicant | Role::Reviewer) {
         return Err(AllocationError::Forbidden);
     }
     let txn = crate::db::begin_write(&state.db).await?;

@@ -295,7 +295,7 @@ pub const TABLE: &[Transition] = &[
         ..system(&[S::Waitlisted], Action::InviteIntent, None)
     },
     Transition {
-        roles: &[Role::Applicant],
+        roles: APPLICANT_OR_COUNTER,
         ..staff(&[S::Waitlisted], Action::RegisterIntent, None)
     },
     Transition {
@@ -600,7 +600,7 @@ mod tests {
             | Action::InviteIntent
             | Action::FailRecheck
             | Action::Rank => false,
-            Action::RegisterIntent => r == Role::Applicant,
+            Action::RegisterIntent => matches!(r, Role::Applicant | Role::Reviewer),
             Action::OfferUnit => r == Role::Bureau,
             Action::AcceptOffer | Action::DeclineOffer => {
                 matches!(r, Role::Applicant | Role::Bureau)

@@ -375,6 +375,39 @@ async fn a_lottery_round_lets_units_in_drawn_order_and_anyone_can_verify_the_dra
     app.post(&r("/close"), Some(&o.bureau), &json!({}))
         .await
         .expect(200);
+
+    // The housed household leaves for cause (6 months empty): the unit returns to the
+    // stock, its history says why, and its lease ends.
+    let v = crate::helpers::version(&app, &o.supervisor, first.0).await;
+    let out = crate::helpers::act(
+        &app,
+        &o.supervisor,
+        first.0,
+        json!({ "action": "exit_for_cause", "version": v, "reason_code": "unit_vacant", "comment": "水电连续6个月为零" }),
+    )
+    .await;
+    assert_eq!(out.expect(200)["status"], "exited");
+    let unit = app
+        .get(&format!("/api/v1/units/{}", units[0]), Some(&o.bureau))
+        .await;
+    assert_eq!(unit.expect(200)["unit"]["status"], "available");
+    let last = unit.body["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (last["from_status"].clone(), last["to_status"].clone()),
+        (json!("let"), json!("available"))
+    );
+    let lease = app
+        .get(
+            &format!("/api/v1/applications/{}/allocation", first.0),
+            Some(&first.1),
+        )
+        .await;
+    assert_eq!(lease.expect(200)["offers"][0]["offer"]["status"], "ended");
 }
 
 /// `anju lottery verify` on the published file says verified; an entrant changed (and

@@ -98,10 +98,24 @@ async fn the_nanguan_demo_reads_367_240_179_and_the_report_agrees_with_the_cases
         outcome(&r, "returned"),
         count_status(&app, "returned").await
     );
+    // Approved households wait, or were let a unit in the demo's lottery round.
     assert_eq!(
         stage(&r, "approved"),
-        count_status(&app, "waitlisted").await
+        count_status(&app, "waitlisted").await + count_status(&app, "allocated").await
     );
+    assert_eq!(
+        stage(&r, "allocated"),
+        count_status(&app, "allocated").await
+    );
+    assert!(stage(&r, "allocated") > 100, "{}", stage(&r, "allocated"));
+    // The demo's draw verifies from its published result file alone.
+    let file = app.get("/api/v1/public/rounds/1/lottery", None).await;
+    let file: anju::allocation::lottery::ResultFile =
+        serde_json::from_value(file.expect(200).clone()).unwrap();
+    let checks = anju::allocation::lottery::verify(&file);
+    assert!(anju::allocation::lottery::verified(&checks), "{checks:?}");
+    let units = app.get("/api/v1/units?limit=1", Some(&bureau)).await;
+    assert_eq!(units.expect(200)["total"], 497);
     let waiting_or_later = [
         "eligible",
         "under_review",
@@ -112,6 +126,7 @@ async fn the_nanguan_demo_reads_367_240_179_and_the_report_agrees_with_the_cases
         "approved",
         "returned",
         "waitlisted",
+        "allocated",
         "rejected",
     ];
     let mut reached_eligible = 0;
@@ -132,9 +147,10 @@ async fn the_nanguan_demo_reads_367_240_179_and_the_report_agrees_with_the_cases
         stage(&r, "reported"),
         count_status(&app, "reported").await
             + count_status(&app, "waitlisted").await
+            + count_status(&app, "allocated").await
             + count_status(&app, "returned").await
             + bureau_rejected,
-        "every reported case is still reported, waitlisted, returned or rejected by the bureau"
+        "every reported case is still reported, waitlisted, allocated, returned or rejected by the bureau"
     );
 
     // The chart and the spreadsheet carry the same figures.
