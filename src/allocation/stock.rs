@@ -400,6 +400,58 @@ mod tests {
         assert!(errors[0].zh.contains("第 2 行"));
     }
 
+    /// A workbook as a spreadsheet program writes one: numbers as numbers.
+    pub fn workbook(rows: &[(&str, f64, f64)]) -> Vec<u8> {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (c, h) in [
+            "项目",
+            "楼栋",
+            "房号",
+            "保障类别",
+            "建筑面积",
+            "居室",
+            "楼层",
+            "月租金（元）",
+        ]
+        .iter()
+        .enumerate()
+        {
+            sheet.write_string(0, c as u16, *h).unwrap();
+        }
+        for (r, (unit, area, rent)) in rows.iter().enumerate() {
+            let r = r as u32 + 1;
+            sheet.write_string(r, 0, "南关安居小区").unwrap();
+            sheet.write_string(r, 1, "2号楼").unwrap();
+            sheet.write_string(r, 2, *unit).unwrap();
+            sheet.write_string(r, 3, "廉租房").unwrap();
+            sheet.write_number(r, 4, *area).unwrap();
+            sheet.write_number(r, 5, 1.0).unwrap();
+            sheet.write_number(r, 6, 3.0).unwrap();
+            sheet.write_number(r, 7, *rent).unwrap();
+        }
+        book.save_to_buffer().unwrap()
+    }
+
+    #[test]
+    fn an_xlsx_workbook_reads_like_its_csv() {
+        let units =
+            read(&xlsx_rows(&workbook(&[("201", 45.5, 118.3), ("202", 60.0, 156.0)])).unwrap())
+                .unwrap();
+        assert_eq!(units.len(), 2);
+        assert_eq!(
+            (units[0].area_centi, units[0].rent_fen, units[0].floor),
+            (4550, 11830, 3)
+        );
+        assert!(
+            !units[0].accessible,
+            "the accessible column may be left out"
+        );
+        let errors = read(&xlsx_rows(&workbook(&[("201", 45.555, 118.3)])).unwrap()).unwrap_err();
+        assert_eq!((errors[0].line, errors[0].column.as_str()), (2, "E"));
+        assert!(xlsx_rows(b"PK\x03\x04 not a workbook").is_err());
+    }
+
     #[test]
     fn hundredths_take_at_most_two_decimals() {
         assert_eq!(hundredths("56.5"), Some(5650));

@@ -12,6 +12,8 @@ use super::page::{Chrome, expired_form, not_found, render, unavailable};
 use super::session::Web;
 use super::staff::local;
 use super::start::{RuleLine, lines_of};
+use crate::allocation::service::{OfferStatus, describe};
+use crate::allocation::{offers, rounds};
 use crate::applications::ApplicationError;
 use crate::applications::service::{self, CaseDetail};
 use crate::i18n::Lang;
@@ -132,6 +134,19 @@ struct CasePage {
     /// Unusual values a reviewer will confirm (they did not block submission).
     warnings: Vec<String>,
     sections: Vec<super::apply::Section>,
+    /// Allocation rounds the household may register in now.
+    rounds: Vec<RoundChoice>,
+    /// The unit offered and waiting for an answer.
+    offer: Option<String>,
+    /// The unit let to the household.
+    lease: String,
+}
+
+pub struct RoundChoice {
+    pub id: i64,
+    pub name: String,
+    pub until: String,
+    pub registered: bool,
 }
 
 /// A stored reason code's text, or nothing.
@@ -233,6 +248,113 @@ fn case_page(web: &Web, d: CaseDetail) -> CasePage {
             })
             .collect(),
         sections: super::apply::sections(d.case.id, &d.form, community.as_deref(), lang),
+        rounds: vec![],
+        offer: None,
+        lease: String::new(),
+    }
+}
+
+/// The case page with what the household can do in allocation rounds.
+async fn with_allocation(web: &Web, mut page: CasePage) -> CasePage {
+    let Ok(p) = signed_in(web) else {
+        return page;
+    };
+    let Ok(a) = offers::for_case(&web.state, &p, page.id).await else {
+        return page;
+    };
+    page.rounds = a
+        .open_rounds
+        .iter()
+        .map(|(r, registered)| RoundChoice {
+            id: r.id,
+            name: r.name.clone(),
+            until: r.intent_closes_on.to_string(),
+            registered: *registered,
+        })
+        .collect();
+    for (o, u) in &a.offers {
+        match o.status {
+            OfferStatus::Open => page.offer = Some(describe(u)),
+            OfferStatus::Accepted => {
+                page.lease = format!(
+                    "{}{}",
+                    describe(u),
+                    o.lease_starts_on
+                        .map(|d| format!("（{d}）"))
+                        .unwrap_or_default()
+                )
+            }
+            _ => {}
+        }
+    }
+    page
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct IntentInput {
+    #[serde(default)]
+    round_id: String,
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+}
+
+/// Registers the household's intent in a round, from its case page.
+#[handler]
+pub async fn register_intent(
+    web: Web,
+    Path(id): Path<i64>,
+    Form(input): Form<IntentInput>,
+) -> Response {
+    if !web.csrf_ok(Some(&input.csrf)) {
+        return expired_form(&web);
+    }
+    let p = match signed_in(&web) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Ok(round) = input.round_id.parse::<i64>() else {
+        return not_found(&web);
+    };
+    match rounds::register(&web.state, &p, id, round).await {
+        Ok(_) => web.redirect(&format!("/applications/{id}")),
+        Err(e) => super::staff::refusal(&web, e),
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct OfferInput {
+    #[serde(default)]
+    answer: String,
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+}
+
+/// Accepts or declines the unit offered, from the case page.
+#[handler]
+pub async fn answer_offer(
+    web: Web,
+    Path(id): Path<i64>,
+    Form(input): Form<OfferInput>,
+) -> Response {
+    if !web.csrf_ok(Some(&input.csrf)) {
+        return expired_form(&web);
+    }
+    let p = match signed_in(&web) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let accept = match input.answer.as_str() {
+        "accept" => true,
+        "decline" => false,
+        _ => return not_found(&web),
+    };
+    let answer = offers::Answer {
+        accept,
+        lease_starts_on: None,
+    };
+    match offers::answer(&web.state, &p, id, answer).await {
+        Ok(_) => web.redirect(&format!("/applications/{id}")),
+        Err(e) => super::staff::refusal(&web, e),
     }
 }
 
@@ -249,7 +371,10 @@ pub async fn detail(web: Web, Path(id): Path<i64>) -> Response {
         return r;
     }
     match own_case(&web, id).await {
-        Ok(d) => render(&web, StatusCode::OK, &case_page(&web, d)),
+        Ok(d) => {
+            let page = with_allocation(&web, case_page(&web, d)).await;
+            render(&web, StatusCode::OK, &page)
+        }
         Err(r) => r,
     }
 }

@@ -124,6 +124,22 @@ fn staff_routes(r: Route) -> Route {
             "/admin/outbox/:id/retry",
             poem::post(staff::admin::outbox_retry),
         )
+        .at("/staff/units", get(staff::allocation::units))
+        .at("/staff/units/import", poem::post(staff::allocation::import))
+        .at(
+            "/staff/units/:id",
+            get(staff::allocation::unit_view).post(staff::allocation::unit_edit),
+        )
+        .at(
+            "/staff/rounds",
+            get(staff::allocation::rounds_list).post(staff::allocation::round_create),
+        )
+        .at("/staff/rounds/:id", get(staff::allocation::round))
+        .at(
+            "/staff/rounds/:id/:step",
+            get(staff::allocation::roster).post(staff::allocation::round_step),
+        )
+        .at("/rounds/:id", get(staff::allocation::public))
         .at("/staff/dashboard", get(staff::dashboard::page))
         .at("/staff/dashboard/:name", get(staff::dashboard::file))
 }
@@ -160,6 +176,11 @@ pub fn routes() -> impl Endpoint + use<> {
         .at("/applications", get(cases::list))
         .at("/applications/:id", get(cases::detail))
         .at("/applications/:id/receipt", get(cases::receipt))
+        .at(
+            "/applications/:id/intent",
+            poem::post(cases::register_intent),
+        )
+        .at("/applications/:id/offer", poem::post(cases::answer_offer))
         .at(
             "/applications/:id/withdraw",
             get(cases::withdraw_form).post(cases::withdraw),

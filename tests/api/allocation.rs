@@ -139,8 +139,51 @@ async fn a_bad_stock_file_is_reported_cell_by_cell_and_nothing_is_imported() {
         "a repeated unit stops it all"
     );
     assert_eq!(app.count(unit_event::Entity).await, 2);
+    // An XLSX workbook, numbers as numbers, imports the same way.
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, h) in HEADER.trim().split(',').enumerate() {
+        sheet.write_string(0, c as u16, h).unwrap();
+    }
+    for (c, v) in ["城东保障房小区", "3号楼", "501", "公租房"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string(1, c as u16, *v).unwrap();
+    }
+    for (c, v) in [(4, 52.25), (5, 2.0), (6, 5.0), (7, 135.85)] {
+        sheet.write_number(1, c, v).unwrap();
+    }
+    sheet.write_string(1, 8, "是").unwrap();
+    let xlsx = app
+        .raw(
+            poem::http::Method::POST,
+            "/api/v1/units/import",
+            &[
+                ("Authorization", &format!("Bearer {}", o.bureau)),
+                ("Content-Type", "application/octet-stream"),
+            ],
+            book.save_to_buffer().unwrap(),
+        )
+        .await;
+    assert_eq!(xlsx.expect(201)["created"], 1);
     let page = app.get("/api/v1/units", Some(&o.bureau)).await;
-    assert_eq!(page.expect(200)["total"], 2);
+    let u = page.expect(200)["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["unit_no"] == "501")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            u["area_centi"].clone(),
+            u["rent_fen"].clone(),
+            u["accessible"].clone()
+        ),
+        (json!(5225), json!(13585), json!(true))
+    );
+    assert_eq!(page.body["total"], 3);
     let unit = page.body["units"][0].clone();
     // Edit one unit: out of range is a named 422, a stale version a 409.
     let id = unit["id"].as_i64().unwrap();
@@ -612,4 +655,193 @@ async fn a_unit_is_never_let_twice_under_concurrent_offers_and_acceptances() {
         forged.is_err(),
         "a unit has one live offer or lease at most"
     );
+}
+
+/// The whole round on the web pages, as the bureau and a household would use them: the
+/// stock imported (a bad file answered with every bad cell and nothing written), a round
+/// created and published, the household registering and accepting on its case page, the
+/// secrets shown once, the draw, the offer, and the public ranking.
+#[tokio::test]
+async fn the_bureau_and_a_household_run_a_round_on_the_web_pages() {
+    use crate::web::{Browser, summary};
+    let app = TestApp::spawn().await;
+    let o = office(&app).await;
+    let families = waitlisted(&app, &o, 1, 61).await;
+    let (case, _) = families[0].clone();
+    let mut bureau = Browser::new(&app);
+    bureau.get("/login").await;
+    bureau
+        .post(
+            "/login",
+            &[
+                ("login", "b@nanguan.test"),
+                ("password", PASSWORD),
+                ("next", "/staff/units"),
+            ],
+        )
+        .await;
+    bureau.get("/staff/units").await;
+    assert_eq!(bureau.status, 200, "{}", bureau.html);
+    let bad = format!("{HEADER}南关安居小区,1号楼,101,别墅,45.5,1,1,136.50,否\n");
+    bureau
+        .post_multipart("/staff/units/import", &[("file", &bad)])
+        .await;
+    assert_eq!(bureau.status, 422);
+    assert!(
+        summary(&bureau.html)
+            .iter()
+            .any(|(_, t)| t.contains("line 2 column D")),
+        "{}",
+        bureau.html
+    );
+    assert_eq!(app.count(housing_unit::Entity).await, 0);
+    bureau
+        .post_multipart("/staff/units/import", &[("file", &stock(2))])
+        .await;
+    assert_eq!(bureau.status, 200);
+    assert!(bureau.html.contains("已导入 2"), "{}", bureau.html);
+
+    bureau.get("/staff/rounds").await;
+    let today = anju::clock::local_date(anju::clock::Clock::now(&app.clock));
+    let closes = (today + Duration::days(3)).to_string();
+    // A missing date comes back with the form and names the field.
+    bureau
+        .post(
+            "/staff/rounds",
+            &[
+                ("name", "网页方案"),
+                ("method", "lottery"),
+                ("groups", "public_rental"),
+                ("intent_opens_on", &today.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(bureau.status, 422);
+    assert!(
+        summary(&bureau.html)
+            .iter()
+            .any(|(h, _)| h == "#f-intent_closes_on")
+    );
+    bureau
+        .post(
+            "/staff/rounds",
+            &[
+                ("name", "网页方案"),
+                ("method", "lottery"),
+                ("groups", "public_rental"),
+                ("intent_opens_on", &today.to_string()),
+                ("intent_closes_on", &closes),
+                ("projects", "南关安居小区"),
+            ],
+        )
+        .await;
+    let round_path = bureau.path().to_string();
+    assert!(round_path.starts_with("/staff/rounds/"), "{round_path}");
+    bureau.post(&format!("{round_path}/publish"), &[]).await;
+    assert!(bureau.html.contains("意向登记中"), "{}", bureau.html);
+
+    // The household registers on its case page.
+    let mut family = Browser::new(&app);
+    family.get("/login").await;
+    family
+        .post(
+            "/login",
+            &[
+                ("login", "13700000061"),
+                ("password", PASSWORD),
+                ("next", "/applications"),
+            ],
+        )
+        .await;
+    family.get(&format!("/applications/{case}")).await;
+    assert!(family.html.contains("登记配租意向"), "{}", family.html);
+    let round_id = round_path.rsplit('/').next().unwrap().to_string();
+    family
+        .post(
+            &format!("/applications/{case}/intent"),
+            &[("round_id", &round_id)],
+        )
+        .await;
+    assert!(family.html.contains("已登记意向"), "{}", family.html);
+
+    app.clock.advance(Duration::days(4));
+    bureau.get(&round_path).await;
+    bureau
+        .post(&format!("{round_path}/close-registration"), &[])
+        .await;
+    assert!(
+        bureau.html.contains("仅显示这一次"),
+        "the secrets are shown once"
+    );
+    let secrets: Vec<String> = bureau
+        .html
+        .split("<li><code>")
+        .skip(1)
+        .map(|s| s.split("</code>").next().unwrap().to_string())
+        .collect();
+    assert_eq!(secrets.len(), 2);
+    bureau.get(&round_path).await;
+    assert!(!bureau.html.contains(&secrets[0]), "not shown again");
+    bureau
+        .post(
+            &format!("{round_path}/draw"),
+            &[
+                ("secret1", &secrets[0]),
+                ("secret2", "wrong"),
+                ("public_value", "17"),
+            ],
+        )
+        .await;
+    assert_eq!(bureau.status, 422);
+    assert!(
+        summary(&bureau.html)
+            .iter()
+            .any(|(h, _)| h == "#f-secrets-1"),
+        "{}",
+        bureau.html
+    );
+    bureau
+        .post(
+            &format!("{round_path}/draw"),
+            &[
+                ("secret1", &secrets[0]),
+                ("secret2", &secrets[1]),
+                ("public_value", "17"),
+            ],
+        )
+        .await;
+    assert!(bureau.html.contains("选房"), "{}", bureau.html);
+    let unit = crate::web::attr_after(&bureau.html, "<option value=\"").unwrap();
+    bureau
+        .post(
+            &format!("{round_path}/offer"),
+            &[("application_id", &case.to_string()), ("unit_id", &unit)],
+        )
+        .await;
+    assert_eq!(bureau.status, 200, "{}", bureau.html);
+
+    family.get(&format!("/applications/{case}")).await;
+    assert!(family.html.contains("为您提供的房源"), "{}", family.html);
+    family
+        .post(
+            &format!("/applications/{case}/offer"),
+            &[("answer", "accept")],
+        )
+        .await;
+    assert!(family.html.contains("已配租房源"), "{}", family.html);
+    assert_eq!(messages(&app, case, "unit_allocated").await.len(), 1);
+
+    // Anyone sees the ranking with the name masked; a household may not use the desk.
+    let mut anyone = Browser::new(&app);
+    anyone.get(&format!("/rounds/{round_id}")).await;
+    assert_eq!(anyone.status, 200);
+    assert!(
+        anyone.html.contains("赵*身") && !anyone.html.contains("赵单身"),
+        "{}",
+        anyone.html
+    );
+    family.get("/staff/rounds").await;
+    assert_eq!(family.status, 403);
+    bureau.get(&format!("{round_path}/roster.csv")).await;
+    assert_eq!(bureau.status, 200);
 }

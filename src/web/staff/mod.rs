@@ -7,6 +7,7 @@
 //! not for answers 403.
 
 pub mod admin;
+pub mod allocation;
 pub mod batches;
 pub mod case;
 pub mod dashboard;
