@@ -11,6 +11,8 @@
 // for a correction, the applicant resubmits, the reviewer passes it and a second case,
 // the notice ends eleven days later, the supervisor seals and sends the batch, the bureau
 // acknowledges it, approves one case and returns one, the dashboard shows the figures;
+// the bureau imports units and runs a lottery round in which the approved household
+// registers, is offered a unit and accepts it on its case page;
 // the admin uploads a policy with a mistake, fixes it, simulates and publishes it.
 // axe-core checks every page visited and fails on any serious or critical violation.
 // Exits non-zero on the first failure, naming it.
@@ -342,6 +344,7 @@ async function staffJourney(browser) {
   });
   check(cut.length === 0, `chart labels cut off or not drawn: ${JSON.stringify(cut)}`);
   await bctx.close();
+  await allocationJourney(browser, a, people);
   // A year on, household A declares for its annual re-verification (年审): an empty
   // declaration first (the summary names the promise), then the real one.
   fs.writeFileSync(CLOCK_FILE, '+360d\n');
@@ -402,6 +405,85 @@ async function staffJourney(browser) {
   await adctx.close();
   await rctx.close();
   console.log(`staff: ${aNumber} approved, ${bNumber} returned, through the desk, the batch and the bureau's pages`);
+}
+
+/** 配租: the bureau imports two units and runs a lottery round; household A (approved,
+ * waiting) registers on its case page, the secrets are shown once, the draw is made, A is
+ * offered a unit and accepts it on its case page; anyone sees the masked ranking. */
+async function allocationJourney(browser, a, people) {
+  const desk = { viewport: { width: 1280, height: 900 }, bypassCSP: true };
+  const bctx = await browser.newContext(desk);
+  const bu = await bctx.newPage();
+  await signIn(bu, people.bureau.login, people.bureau.password, '/staff');
+  await bu.goto(`${BASE}/staff/units`);
+  await axe(bu, 'housing stock');
+  const csv = '项目,楼栋,房号,保障类别,建筑面积,居室,楼层,月租金（元）,无障碍\n'
+    + '南关安居小区,1号楼,101,公租房,45.5,1,1,136.50,是\n南关安居小区,1号楼,102,公租房,60,2,1,180,否\n';
+  await bu.setInputFiles('#f-file', { name: 'units.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await bu.getByRole('button', { name: '导入', exact: true }).click();
+  check((await bu.content()).includes('已导入 2'), 'two units imported');
+  await bu.getByRole('link', { name: /^101/ }).click();
+  await axe(bu, 'housing unit');
+  await bu.goto(`${BASE}/staff/rounds`);
+  await axe(bu, 'allocation rounds');
+  const today = await bu.inputValue('#f-intent_opens_on');
+  const closes = new Date(Date.parse(`${today}T00:00:00Z`) + 2 * 86400e3).toISOString().slice(0, 10);
+  await bu.fill('#f-name', '浏览器测试配租方案');
+  await bu.selectOption('#f-method', 'lottery');
+  await bu.selectOption('#f-groups', 'public_rental');
+  await bu.fill('#f-intent_closes_on', closes);
+  await bu.getByRole('button', { name: '新建', exact: true }).click();
+  const roundPath = new URL(bu.url()).pathname;
+  check(/^\/staff\/rounds\/\d+$/.test(roundPath), `the round is created: ${bu.url()}`);
+  await axe(bu, 'allocation round');
+  await bu.getByRole('button', { name: /^发布方案/ }).click();
+  check((await bu.content()).includes('意向登记中'), 'registration is open');
+  await bctx.close();
+
+  const actx = await browser.newContext({ viewport: { width: 360, height: 780 }, bypassCSP: true });
+  const ap = await actx.newPage();
+  await signIn(ap, '13700000011', 'staff-flow-password-a', '/applications');
+  await ap.goto(`${BASE}/applications/${a}`);
+  await ap.getByRole('button', { name: '登记配租意向' }).click();
+  check((await ap.content()).includes('已登记意向'), 'A registered its intent');
+  await axe(ap, 'case page with an allocation round');
+  await actx.close();
+
+  // Registration closes; the sessions from before the jump expire, so all sign in again.
+  fs.writeFileSync(CLOCK_FILE, '+15d\n');
+  const b2 = await browser.newContext(desk);
+  const bp = await b2.newPage();
+  await signIn(bp, people.bureau.login, people.bureau.password, '/staff');
+  await bp.goto(`${BASE}${roundPath}`);
+  await bp.getByRole('button', { name: /^截止登记/ }).click();
+  const secrets = await bp.locator('#secrets-title + p + ol code').allTextContents();
+  check(secrets.length === 2, `two secrets shown once: ${secrets.length}`);
+  await axe(bp, 'round with the secrets');
+  await bp.fill('#f-secrets-0', secrets[0]);
+  await bp.fill('#f-secrets-1', secrets[1]);
+  await bp.fill('#f-public_value', '0372');
+  await bp.getByRole('button', { name: '摇号', exact: true }).click();
+  check((await bp.content()).includes('选房中'), 'drawn: choosing');
+  await bp.getByRole('button', { name: '提供该房源' }).click();
+  check((await bp.content()).includes('记录：接受'), 'a unit is offered');
+  await b2.close();
+
+  const a2 = await browser.newContext({ viewport: { width: 360, height: 780 }, bypassCSP: true });
+  const ap2 = await a2.newPage();
+  await signIn(ap2, '13700000011', 'staff-flow-password-a', '/applications');
+  await ap2.goto(`${BASE}/applications/${a}`);
+  await axe(ap2, 'case page with an offer');
+  await ap2.getByRole('button', { name: '接受房源' }).click();
+  check((await ap2.content()).includes('已配租房源'), 'A accepted the unit');
+  await a2.close();
+
+  const pctx = await browser.newContext({ bypassCSP: true });
+  const pp = await pctx.newPage();
+  await pp.goto(`${BASE}/rounds/${roundPath.split('/').pop()}`);
+  await axe(pp, 'public allocation ranking');
+  check((await pp.locator('tbody tr').count()) === 1, 'one household ranked');
+  await pctx.close();
+  console.log('allocation: stock imported, a lottery round drawn, a unit let on the web pages');
 }
 
 const audited = new Set();
