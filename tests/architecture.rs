@@ -48,6 +48,7 @@ const OWNERS: &[(&str, &str)] = &[
     ("place", "places"),
     ("objection", "review"),
     ("housing_unit", "allocation"),
+    ("allocation_export", "allocation"),
     ("allocation_round", "allocation"),
     ("round_unit", "allocation"),
     ("round_entry", "allocation"),

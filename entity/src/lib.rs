@@ -1,6 +1,7 @@
 //! sea-orm entities: persistence only. No business rules and no client JSON live here;
 //! the service layer turns these rows into validated domain types and API views.
 
+pub mod allocation_export;
 pub mod allocation_round;
 pub mod app_secret;
 pub mod application;

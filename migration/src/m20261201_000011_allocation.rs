@@ -112,6 +112,19 @@ enum Application {
     BarredUntil,
 }
 
+/// Every download of a round's roster: who, when, which format, masked or not, and why.
+#[derive(DeriveIden)]
+enum AllocationExport {
+    Table,
+    Id,
+    RoundId,
+    UserId,
+    At,
+    Format,
+    Masked,
+    Purpose,
+}
+
 fn fk(
     from: (impl IntoIden, impl IntoIden),
     to: (impl IntoIden, impl IntoIden),
@@ -309,6 +322,24 @@ impl MigrationTrait for Migration {
             manager.create_index(index.to_owned()).await?;
         }
         manager
+            .create_table(
+                Table::create()
+                    .table(AllocationExport::Table)
+                    .col(big_pk_auto(AllocationExport::Id))
+                    .col(big_integer(AllocationExport::RoundId))
+                    .col(big_integer(AllocationExport::UserId))
+                    .col(timestamp_with_time_zone(AllocationExport::At))
+                    .col(string_len(AllocationExport::Format, 8))
+                    .col(boolean(AllocationExport::Masked))
+                    .col(text_null(AllocationExport::Purpose))
+                    .foreign_key(&mut fk(
+                        (AllocationExport::Table, AllocationExport::RoundId),
+                        (AllocationRound::Table, AllocationRound::Id),
+                    ))
+                    .to_owned(),
+            )
+            .await?;
+        manager
             .alter_table(
                 Table::alter()
                     .table(Application::Table)
@@ -328,6 +359,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         for t in [
+            AllocationExport::Table.into_iden(),
             UnitOffer::Table.into_iden(),
             RoundEntry::Table.into_iden(),
             RoundUnit::Table.into_iden(),

@@ -893,7 +893,10 @@ impl AllocationApi {
         Ok(RoundResponse::Ok(Json((&round).into())))
     }
 
-    /// The ranking roster, names masked (bureau)
+    /// The ranking roster (bureau)
+    ///
+    /// CSV (UTF-8 with BOM) or XLSX. Names and identity numbers are masked unless `full=true`
+    /// with a `purpose`; every download is recorded (who, when, format, masked, purpose).
     #[oai(
         path = "/api/v1/rounds/:id/roster",
         method = "get",
@@ -905,9 +908,18 @@ impl AllocationApi {
         id: Path<i64>,
         /// `csv` (default) or `xlsx`.
         format: Query<Option<String>>,
+        /// Full names and identity numbers (with a purpose).
+        full: Query<Option<bool>>,
+        /// Why the full roster is needed.
+        #[oai(validator(max_length = 500))]
+        purpose: Query<Option<String>>,
     ) -> Result<RankingRosterResponse, ApiError> {
-        let xlsx = format.0.as_deref() == Some("xlsx");
-        let (bytes, name) = super::roster::export(&self.state, &auth.0, id.0, xlsx).await?;
+        let req = super::roster::Request {
+            xlsx: format.0.as_deref() == Some("xlsx"),
+            full: full.0.unwrap_or(false),
+            purpose: purpose.0,
+        };
+        let (bytes, name) = super::roster::export(&self.state, &auth.0, id.0, req).await?;
         Ok(RankingRosterResponse::Ok(
             Attachment::new(bytes)
                 .attachment_type(AttachmentType::Attachment)

@@ -346,3 +346,14 @@ pub async fn open_offer_of_case(
         .one(db)
         .await
 }
+
+/// Records a roster download.
+pub async fn log_export(
+    db: &impl ConnectionTrait,
+    row: entity::allocation_export::ActiveModel,
+) -> Result<(), DbErr> {
+    entity::allocation_export::Entity::insert(row)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}

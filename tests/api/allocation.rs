@@ -413,8 +413,39 @@ async fn a_lottery_round_lets_units_in_drawn_order_and_anyone_can_verify_the_dra
         allocated, 1,
         "配租 counts units let, not waiting-list numbers"
     );
+    // The roster is masked unless the bureau says why; every download is recorded.
     let roster = app.get(&r("/roster"), Some(&o.bureau)).await;
-    assert_eq!(roster.status, 200);
+    let text = roster.expect(200).as_str().unwrap().to_string();
+    assert!(text.contains("赵*身") && !text.contains("赵单身"), "{text}");
+    assert!(
+        text.contains("4101**********"),
+        "identity numbers masked: {text}"
+    );
+    let why = app.get(&r("/roster?full=true"), Some(&o.bureau)).await;
+    assert_eq!(why.field_codes()[0].0, "purpose");
+    let full = app
+        .get(
+            &r("/roster?full=true&purpose=%E5%85%A5%E4%BD%8F%E6%A0%B8%E5%AF%B9"),
+            Some(&o.bureau),
+        )
+        .await;
+    assert!(full.expect(200).as_str().unwrap().contains("赵单身"));
+    app.get(&r("/roster?format=xlsx"), Some(&o.bureau))
+        .await
+        .expect(200);
+    app.get(&r("/roster"), Some(&first.1)).await.expect(403);
+    let logged = entity::allocation_export::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    let seen: Vec<(bool, Option<String>)> = logged
+        .iter()
+        .map(|l| (l.masked, l.purpose.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![(true, None), (false, Some("入住核对".into())), (true, None)]
+    );
     app.post(&r("/close"), Some(&o.bureau), &json!({}))
         .await
         .expect(200);
@@ -844,4 +875,168 @@ async fn the_bureau_and_a_household_run_a_round_on_the_web_pages() {
     assert_eq!(family.status, 403);
     bureau.get(&format!("{round_path}/roster.csv")).await;
     assert_eq!(bureau.status, 200);
+    assert!(!bureau.html.contains("赵单身"), "masked by default");
+    bureau
+        .get(&format!("{round_path}/roster.xlsx?full=yes&purpose="))
+        .await;
+    assert_eq!(bureau.status, 422);
+    assert!(
+        summary(&bureau.html).iter().any(|(h, _)| h == "#f-purpose"),
+        "{}",
+        bureau.html
+    );
+}
+
+/// Approved, waiting households filed from these forms (mobiles 1370000{first+i}).
+async fn waitlisted_forms(
+    app: &TestApp,
+    o: &Office,
+    forms: &[Value],
+    first: u32,
+) -> Vec<(i64, String)> {
+    let mut out = Vec::new();
+    for (i, form) in forms.iter().enumerate() {
+        let mobile = format!("1370000{:04}", first + i as u32);
+        let t = app.applicant(&mobile).await;
+        let id = app.file(&t, form).await["application_id"].as_i64().unwrap();
+        crate::batches::accept_and_pass(app, o, id).await;
+        out.push((id, t));
+    }
+    crate::batches::close_notices(app, o).await;
+    let ids: Vec<i64> = out.iter().map(|(id, _)| *id).collect();
+    let batch = new_batch(app, o, &ids).await;
+    seal_submit_ack(app, o, batch).await;
+    let items: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({ "application_id": id, "decision": "approve" }))
+        .collect();
+    app.post(
+        &format!("/api/v1/batches/{batch}/decisions"),
+        Some(&o.bureau),
+        &json!({ "items": items }),
+    )
+    .await
+    .expect(200);
+    out
+}
+
+#[tokio::test]
+async fn a_score_round_ranks_by_points_then_waiting_number_and_a_barred_decline_keeps_the_household_out()
+ {
+    use crate::fixtures::{id_number, set, single_household};
+    let app = TestApp::spawn().await;
+    let o = office(&app).await;
+    import(&app, &o.bureau, &stock(3)).await.expect(201);
+    let plain = |seq| single_household(&id_number("410104", "19800101", seq));
+    let mut disabled = plain(83);
+    set(&mut disabled, "members[0].disabled", json!(true));
+    let families = waitlisted_forms(&app, &o, &[plain(81), disabled, plain(85)], 81).await;
+    // From tomorrow, declining bars a household for 24 months.
+    let today = anju::clock::local_date(anju::clock::Clock::now(&app.clock));
+    let mut policy = app
+        .get("/api/v1/policies/zz-gzf-2015.1", None)
+        .await
+        .expect(200)["document"]
+        .clone();
+    policy["version"] = json!("zz-gzf-2026.bar");
+    policy["effective_from"] = json!((today + Duration::days(1)).to_string());
+    policy["allocation"] = json!({ "decline_penalty": "bar", "decline_bar_months": 24 });
+    let published = app.post("/api/v1/policies", Some(&o.admin), &policy).await;
+    assert_eq!(published.status, 201, "{}", published.body);
+    let round = new_round(&app, &o, "score", 1).await;
+    let r = |p: &str| format!("/api/v1/rounds/{round}{p}");
+    app.post(&r("/publish"), Some(&o.bureau), &json!({}))
+        .await
+        .expect(200);
+    for (id, t) in &families {
+        app.post(
+            &format!("/api/v1/applications/{id}/intent"),
+            Some(t),
+            &json!({ "round_id": round }),
+        )
+        .await
+        .expect(201);
+    }
+    app.clock.advance(Duration::days(2));
+    app.post(&r("/close-registration"), Some(&o.bureau), &json!({}))
+        .await
+        .expect(200);
+    let d = app.get(&r(""), Some(&o.bureau)).await.expect(200).clone();
+    let order: Vec<(i64, i64, i64)> = d["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["application_id"].as_i64().unwrap(),
+                e["rank"].as_i64().unwrap(),
+                e["score"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let (a, b, c) = (families[0].0, families[1].0, families[2].0);
+    // The disabled member's 10 points first; the two level households by waiting number.
+    assert_eq!(order, vec![(b, 1, 10), (a, 2, 0), (c, 3, 0)]);
+    assert!(messages(&app, b, "ranking_published").await[0].contains("第 1 位"));
+
+    let units: Vec<i64> = d["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_i64().unwrap())
+        .collect();
+    app.post(
+        &r("/offers"),
+        Some(&o.bureau),
+        &json!({ "application_id": b, "unit_id": units[0] }),
+    )
+    .await
+    .expect(201);
+    // The bureau records B's answer at the desk: declined.
+    let declined = app
+        .post(
+            &format!("/api/v1/applications/{b}/offer/decline"),
+            Some(&o.bureau),
+            &json!({}),
+        )
+        .await;
+    let until = (today + Duration::days(2))
+        .checked_add_months(chrono::Months::new(24))
+        .unwrap();
+    assert_eq!(declined.expect(200)["barred_until"], until.to_string());
+    assert!(
+        declined.body["waitlist_number"].is_null(),
+        "a bar keeps the number"
+    );
+    assert!(messages(&app, b, "offer_declined").await[0].contains(&until.to_string()));
+    let next = app.get(&r(""), Some(&o.bureau)).await.expect(200)["next_in_turn"]["application_id"]
+        .clone();
+    assert_eq!(next, a, "the turn passes to the next household");
+    // A barred household can join no round before the day.
+    let later = new_round(&app, &o, "score", 3).await;
+    app.post(
+        &format!("/api/v1/rounds/{later}/publish"),
+        Some(&o.bureau),
+        &json!({}),
+    )
+    .await
+    .expect(200);
+    let refused = app
+        .post(
+            &format!("/api/v1/applications/{b}/intent"),
+            Some(&families[1].1),
+            &json!({ "round_id": later }),
+        )
+        .await;
+    assert_eq!(refused.expect(409)["code"], "barred");
+    let funnel = app.get("/api/v1/reports/funnel", Some(&o.bureau)).await;
+    assert_eq!(
+        funnel.expect(200)["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == "allocated")
+            .unwrap()["count"],
+        0
+    );
 }

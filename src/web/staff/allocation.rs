@@ -689,9 +689,20 @@ pub async fn round_step(
     }
 }
 
-/// `GET /staff/rounds/{id}/roster.csv` or `.xlsx`: the ranking roster, names masked.
+#[derive(serde::Deserialize, Default)]
+pub struct RosterQuery {
+    full: Option<String>,
+    purpose: Option<String>,
+}
+
+/// `GET /staff/rounds/{id}/roster.csv` or `.xlsx`: the ranking roster, names masked
+/// unless `full=yes` with a purpose (recorded).
 #[handler]
-pub async fn roster(web: Web, Path((id, file)): Path<(i64, String)>) -> Response {
+pub async fn roster(
+    web: Web,
+    Path((id, file)): Path<(i64, String)>,
+    Query(q): Query<RosterQuery>,
+) -> Response {
     let p = match staff(&web, BUREAU) {
         Ok(p) => p,
         Err(r) => return r,
@@ -701,7 +712,12 @@ pub async fn roster(web: Web, Path((id, file)): Path<(i64, String)>) -> Response
         "roster.csv" => false,
         _ => return not_found(&web),
     };
-    match crate::allocation::roster::export(&web.state, &p, id, xlsx).await {
+    let req = crate::allocation::roster::Request {
+        xlsx,
+        full: q.full.as_deref() == Some("yes"),
+        purpose: q.purpose,
+    };
+    match crate::allocation::roster::export(&web.state, &p, id, req).await {
         Ok((bytes, name)) => Response::builder()
             .header(
                 header::CONTENT_TYPE,
@@ -716,6 +732,10 @@ pub async fn roster(web: Web, Path((id, file)): Path<(i64, String)>) -> Response
                 format!("attachment; filename=\"{name}\""),
             )
             .body(bytes),
+        // A full roster without a purpose: the round page again, naming the field.
+        Err(e @ crate::allocation::AllocationError::Invalid(_)) => {
+            round_page(&web, id, problems(e.into()), vec![]).await
+        }
         Err(e) => refusal(&web, e),
     }
 }
