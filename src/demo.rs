@@ -568,6 +568,7 @@ pub async fn run(
     }
     bar.set_message("allocate");
     allocate(state, clock, &bureau, &reviewers).await?;
+    crate::db::analyze(&state.db).await?;
     crate::db::insert_secret(&state.db, MARKER, &Utc::now().to_rfc3339()).await?;
     bar.finish_with_message("done");
     Ok(true)
@@ -796,6 +797,7 @@ pub async fn generate(
         i = end;
     }
     crate::db::insert_secret(&state.db, BULK_MARKER, &n.to_string()).await?;
+    crate::db::analyze(&state.db).await?;
     bar.finish_with_message("done");
     Ok(Some(total))
 }

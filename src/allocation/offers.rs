@@ -382,7 +382,7 @@ pub async fn for_case(
     let today = local_date(state.clock.now());
     let entries = repo::entries_of_case(&state.db, case.id).await?;
     let mut open_rounds = Vec::new();
-    if case.status == Status::Waitlisted {
+    if case.status == Status::Waitlisted && rounds::barred(&case, today).is_ok() {
         for r in rounds::open_for(&state.db, case.programme, today).await? {
             let registered = entries.iter().any(|e| e.round_id == r.id);
             open_rounds.push((r, registered));

@@ -199,7 +199,13 @@ pub async fn publish(
             "The registration window is already over; create a new round",
         ));
     }
-    for case in apps::waiting(&txn, &groups(&round)).await? {
+    let today = local_date(now);
+    // A household barred after declining an offer is not invited: it could not register.
+    for case in apps::waiting(&txn, &groups(&round))
+        .await?
+        .into_iter()
+        .filter(|c| barred(c, today).is_ok())
+    {
         let Some(locked) = case_writer::lock(&txn, case.id).await? else {
             continue;
         };

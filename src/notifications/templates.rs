@@ -795,4 +795,49 @@ mod tests {
         assert!(zh.subject.starts_with("撤回申请确认"));
         assert!(en.subject.starts_with("Application withdrawn"));
     }
+
+    #[test]
+    fn allocation_messages_say_what_happened_in_both_languages() {
+        let f = Facts {
+            name: "<b>Li</b>".into(),
+            number: "410104003-2015-000007".into(),
+            round: "2015年第一批".into(),
+            position: 3,
+            unit: "南关安居小区 1号楼 101".into(),
+            until: "2015-12-01".into(),
+            waitlist_number: 42,
+            failed: vec!["income over the limit".into()],
+            ..Default::default()
+        };
+        let cases = [
+            (Template::RoundOpened, "register your intent", "登记意向"),
+            (Template::RecheckFailed, "no longer qualifies", "申请复核"),
+            (Template::RankingPublished, "is number 3", "排第 3 位"),
+            (
+                Template::UnitOffered,
+                "offers you a unit: 南关安居小区",
+                "为您提供房源",
+            ),
+            (
+                Template::UnitAllocated,
+                "lease starting on 2015-12-01",
+                "租赁自 2015-12-01",
+            ),
+            (Template::OfferDeclined, "new number 42", "新轮候号 42"),
+        ];
+        for (t, en, zh) in cases {
+            let e = t.render(Lang::En, &f);
+            let z = t.render(Lang::Zh, &f);
+            assert!(e.text.contains(en), "{t:?}: {}", e.text);
+            assert!(z.text.contains(zh), "{t:?}: {}", z.text);
+            assert!(e.html.contains("&lt;b&gt;Li"), "{t:?}: the name is escaped");
+            assert_ne!(e.subject, z.subject);
+        }
+        let barred = Facts {
+            barred_until: "2017-12-01".into(),
+            ..f
+        };
+        let e = Template::OfferDeclined.render(Lang::En, &barred);
+        assert!(e.text.contains("before 2017-12-01") && !e.text.contains("new number"));
+    }
 }

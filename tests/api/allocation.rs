@@ -12,7 +12,7 @@ use entity::{application_event, housing_unit, outbox_message, unit_event, unit_o
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::batches::{Office, new_batch, office, ready_cases, seal_submit_ack};
+use crate::batches::{Office, approve_all, office, ready_cases};
 use crate::helpers::{PASSWORD, TestApp};
 
 const HEADER: &str = "项目,楼栋,房号,保障类别,建筑面积,居室,楼层,月租金（元）,无障碍\n";
@@ -45,19 +45,7 @@ async fn import(app: &TestApp, token: &str, body: &str) -> crate::helpers::Answe
 /// `n` approved public-rental households on the waiting list, with their tokens.
 async fn waitlisted(app: &TestApp, o: &Office, n: u32, first: u32) -> Vec<(i64, String)> {
     let ids = ready_cases(app, o, n, first).await;
-    let batch = new_batch(app, o, &ids).await;
-    seal_submit_ack(app, o, batch).await;
-    let items: Vec<Value> = ids
-        .iter()
-        .map(|id| json!({ "application_id": id, "decision": "approve" }))
-        .collect();
-    app.post(
-        &format!("/api/v1/batches/{batch}/decisions"),
-        Some(&o.bureau),
-        &json!({ "items": items }),
-    )
-    .await
-    .expect(200);
+    approve_all(app, o, &ids).await;
     let mut out = Vec::new();
     for (i, id) in ids.into_iter().enumerate() {
         let t = app
@@ -66,6 +54,26 @@ async fn waitlisted(app: &TestApp, o: &Office, n: u32, first: u32) -> Vec<(i64, 
         out.push((id, t));
     }
     out
+}
+
+/// Publishes the round and registers every household in it.
+async fn open_and_register(app: &TestApp, o: &Office, round: i64, families: &[(i64, String)]) {
+    app.post(
+        &format!("/api/v1/rounds/{round}/publish"),
+        Some(&o.bureau),
+        &json!({}),
+    )
+    .await
+    .expect(200);
+    for (id, t) in families {
+        app.post(
+            &format!("/api/v1/applications/{id}/intent"),
+            Some(t),
+            &json!({ "round_id": round }),
+        )
+        .await
+        .expect(201);
+    }
 }
 
 async fn messages(app: &TestApp, id: i64, kind: &str) -> Vec<String> {
@@ -534,18 +542,7 @@ async fn a_score_round_drops_a_household_that_no_longer_qualifies_and_ranks_the_
     .expect(201);
     let round = new_round(&app, &o, "score", 7).await;
     let r = |p: &str| format!("/api/v1/rounds/{round}{p}");
-    app.post(&r("/publish"), Some(&o.bureau), &json!({}))
-        .await
-        .expect(200);
-    for (id, t) in &families {
-        app.post(
-            &format!("/api/v1/applications/{id}/intent"),
-            Some(t),
-            &json!({ "round_id": round }),
-        )
-        .await
-        .expect(201);
-    }
+    open_and_register(&app, &o, round, &families).await;
     app.clock.advance(Duration::days(8));
     let closed = app
         .post(&r("/close-registration"), Some(&o.bureau), &json!({}))
@@ -579,22 +576,7 @@ async fn a_unit_is_never_let_twice_under_concurrent_offers_and_acceptances() {
     import(&app, &o.bureau, &stock(1)).await.expect(201);
     let families = waitlisted(&app, &o, 2, 41).await;
     let round = new_round(&app, &o, "score", 1).await;
-    app.post(
-        &format!("/api/v1/rounds/{round}/publish"),
-        Some(&o.bureau),
-        &json!({}),
-    )
-    .await
-    .expect(200);
-    for (id, t) in &families {
-        app.post(
-            &format!("/api/v1/applications/{id}/intent"),
-            Some(t),
-            &json!({ "round_id": round }),
-        )
-        .await
-        .expect(201);
-    }
+    open_and_register(&app, &o, round, &families).await;
     app.clock.advance(Duration::days(2));
     app.post(
         &format!("/api/v1/rounds/{round}/close-registration"),
@@ -904,19 +886,7 @@ async fn waitlisted_forms(
     }
     crate::batches::close_notices(app, o).await;
     let ids: Vec<i64> = out.iter().map(|(id, _)| *id).collect();
-    let batch = new_batch(app, o, &ids).await;
-    seal_submit_ack(app, o, batch).await;
-    let items: Vec<Value> = ids
-        .iter()
-        .map(|id| json!({ "application_id": id, "decision": "approve" }))
-        .collect();
-    app.post(
-        &format!("/api/v1/batches/{batch}/decisions"),
-        Some(&o.bureau),
-        &json!({ "items": items }),
-    )
-    .await
-    .expect(200);
+    approve_all(app, o, &ids).await;
     out
 }
 
@@ -945,18 +915,7 @@ async fn a_score_round_ranks_by_points_then_waiting_number_and_a_barred_decline_
     assert_eq!(published.status, 201, "{}", published.body);
     let round = new_round(&app, &o, "score", 1).await;
     let r = |p: &str| format!("/api/v1/rounds/{round}{p}");
-    app.post(&r("/publish"), Some(&o.bureau), &json!({}))
-        .await
-        .expect(200);
-    for (id, t) in &families {
-        app.post(
-            &format!("/api/v1/applications/{id}/intent"),
-            Some(t),
-            &json!({ "round_id": round }),
-        )
-        .await
-        .expect(201);
-    }
+    open_and_register(&app, &o, round, &families).await;
     app.clock.advance(Duration::days(2));
     app.post(&r("/close-registration"), Some(&o.bureau), &json!({}))
         .await
@@ -1029,6 +988,21 @@ async fn a_score_round_ranks_by_points_then_waiting_number_and_a_barred_decline_
         )
         .await;
     assert_eq!(refused.expect(409)["code"], "barred");
+    // It was not invited to the later round, and its case page offers no round.
+    assert_eq!(messages(&app, b, "round_opened").await.len(), 1);
+    assert_eq!(messages(&app, a, "round_opened").await.len(), 2);
+    let own = app
+        .get(
+            &format!("/api/v1/applications/{b}/allocation"),
+            Some(&families[1].1),
+        )
+        .await;
+    assert!(
+        own.expect(200)["open_rounds"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     let funnel = app.get("/api/v1/reports/funnel", Some(&o.bureau)).await;
     assert_eq!(
         funnel.expect(200)["stages"]

@@ -117,6 +117,23 @@ pub async fn new_batch_in(app: &TestApp, o: &Office, programme: &str, ids: &[i64
     id
 }
 
+/// The cases reported up in one batch and all approved by the bureau: on the waiting list.
+pub async fn approve_all(app: &TestApp, o: &Office, ids: &[i64]) {
+    let batch = new_batch(app, o, ids).await;
+    seal_submit_ack(app, o, batch).await;
+    let items: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|id| json!({ "application_id": id, "decision": "approve" }))
+        .collect();
+    app.post(
+        &format!("/api/v1/batches/{batch}/decisions"),
+        Some(&o.bureau),
+        &json!({ "items": items }),
+    )
+    .await
+    .expect(200);
+}
+
 pub async fn seal_submit_ack(app: &TestApp, o: &Office, batch: i64) {
     app.post(
         &format!("/api/v1/batches/{batch}/seal"),

@@ -10,7 +10,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::batches::{
-    accept_and_pass, close_notices, new_batch, new_batch_in, office, ready_cases, seal_submit_ack,
+    accept_and_pass, approve_all, close_notices, new_batch, new_batch_in, office, ready_cases,
+    seal_submit_ack,
 };
 use crate::fixtures::set;
 use crate::helpers::{PASSWORD, TestApp, act, outcome, version};
@@ -49,19 +50,7 @@ async fn a_year_of_reverification_reminds_rechecks_and_exits_as_the_policy_says(
     let app = TestApp::spawn_with(|s| s.token_ttl_minutes = 3 * 366 * 24 * 60).await;
     let o = office(&app).await;
     let ids = ready_cases(&app, &o, 3, 1).await;
-    let batch = new_batch(&app, &o, &ids).await;
-    seal_submit_ack(&app, &o, batch).await;
-    let items: Vec<Value> = ids
-        .iter()
-        .map(|id| json!({ "application_id": id, "decision": "approve" }))
-        .collect();
-    app.post(
-        &format!("/api/v1/batches/{batch}/decisions"),
-        Some(&o.bureau),
-        &json!({ "items": items }),
-    )
-    .await
-    .expect(200);
+    approve_all(&app, &o, &ids).await;
     // The first 年审 falls due a year after approval.
     let approved = anju::clock::local_date(app.clock.now());
     let due = approved + Months::new(12);
