@@ -753,6 +753,8 @@ struct PublicPage {
     seed: String,
     /// (rank, code, masked name, score).
     ranking: Vec<(i32, String, String, String)>,
+    /// A score round: the score column is shown.
+    scored: bool,
 }
 
 /// `GET /rounds/{id}`: the public ranking (排序公示) and what the draw was made from.
@@ -763,7 +765,9 @@ pub async fn public(web: Web, Path(id): Path<i64>) -> Response {
         Err(e) => return refusal(&web, e),
     };
     let lang = web.lang;
+    let scored = p.round.method == RankingMethod::Score;
     let page = PublicPage {
+        scored,
         c: Chrome::of(&web, "配租排序公示", "Allocation ranking"),
         id,
         name: p.round.name.clone(),
