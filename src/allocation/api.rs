@@ -833,6 +833,31 @@ impl AllocationApi {
         )))
     }
 
+    /// New secrets for the draw, when the ones shown at the close of registration were lost (bureau)
+    ///
+    /// Before the draw only. The answer holds the new secrets, shown this once; the old
+    /// commitments are replaced (the order still depends on the public value entered at
+    /// the draw, so renewing cannot choose it).
+    #[oai(
+        path = "/api/v1/rounds/:id/renew-secrets",
+        method = "post",
+        operation_id = "rounds_renew_secrets"
+    )]
+    async fn renew_secrets(
+        &self,
+        auth: BearerAuth,
+        id: Path<i64>,
+    ) -> Result<RegistrationClosedResponse, ApiError> {
+        let c = rounds::renew_secrets(&self.state, &auth.0, id.0).await?;
+        Ok(RegistrationClosedResponse::Ok(Json(
+            RegistrationClosedView {
+                round: (&c.round).into(),
+                secrets: c.secrets,
+                failed_recheck: c.failed_recheck,
+            },
+        )))
+    }
+
     /// The draw (摇号): reveal the secrets, enter the public value (bureau)
     ///
     /// Each secret must hash to its published commitment (else 422 naming `secrets[i]`).

@@ -14,7 +14,9 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr};
 
 use super::lottery::{self, Entrant, ResultFile};
 use super::repository as repo;
-use super::service::{AllocationError, EntryStatus, RankingMethod, RoundStatus, Unit, bureau_only};
+use super::service::{
+    AllocationError, EntryStatus, OfferStatus, RankingMethod, RoundStatus, Unit, bureau_only,
+};
 use crate::access::{Principal, Role};
 use crate::applications::service::{self as apps, Viewer};
 use crate::applications::{Case, submission::failed_rules};
@@ -158,10 +160,25 @@ pub(super) async fn detail_of(
         .await?
         .ok_or(AllocationError::NotFound)?;
     let unit_ids = repo::round_unit_ids(db, id).await?;
+    let offers = repo::offers(db, id).await?;
+    let mut entries = repo::entries(db, id).await?;
+    // A household that withdrew or exited while offered had its offer ended by the unit
+    // writer, which does not touch the round: it has left the round.
+    for e in entries
+        .iter_mut()
+        .filter(|e| e.status == EntryStatus::Offered)
+    {
+        let live = offers.iter().any(|o| {
+            o.entry_id == e.id && matches!(o.status, OfferStatus::Open | OfferStatus::Accepted)
+        });
+        if !live {
+            e.status = EntryStatus::Left;
+        }
+    }
     Ok(RoundDetail {
         units: repo::units_by_ids(db, &unit_ids).await?,
-        entries: repo::entries(db, id).await?,
-        offers: repo::offers(db, id).await?,
+        entries,
+        offers,
         round,
     })
 }
@@ -367,14 +384,14 @@ pub async fn close_registration(
     let mut failed_recheck = 0;
     for entry in repo::entries(&txn, id).await? {
         match recheck(&txn, &entry, today, now).await? {
-            Some(case) => passed.push((entry, case)),
-            None => failed_recheck += 1,
+            Rechecked::Stays(case) => passed.push((entry, case)),
+            Rechecked::Failed => failed_recheck += 1,
+            Rechecked::Gone => {}
         }
     }
     let (round, secrets) = match round.method {
         RankingMethod::Score => {
-            let scored = score_all(state, &passed, today).await?;
-            let ranked: Vec<(Entry, i32)> = scored.into_iter().collect();
+            let ranked = score_all(state, &passed, today).await?;
             (publish_ranking(&txn, round, &ranked, now).await?, vec![])
         }
         RankingMethod::Lottery => commit_to_draw(&txn, round, &passed).await?,
@@ -387,32 +404,42 @@ pub async fn close_registration(
     })
 }
 
-/// Re-checks one registrant; the case if it stays in the round.
+/// What the re-check of one registrant came to.
+enum Rechecked {
+    /// Still qualifies: stays in the round.
+    Stays(Case),
+    /// No longer qualifies: left the waiting list, with reasons.
+    Failed,
+    /// Withdrew or left the list otherwise since registering.
+    Gone,
+}
+
+/// Re-checks one registrant.
 async fn recheck(
     db: &impl ConnectionTrait,
     entry: &Entry,
     today: NaiveDate,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<Option<Case>, AllocationError> {
+) -> Result<Rechecked, AllocationError> {
     let Some(locked) = case_writer::lock(db, entry.application_id).await? else {
-        return Ok(None);
+        return Ok(Rechecked::Gone);
     };
     let case = locked.case().clone();
     if case.status != Status::Waitlisted {
         repo::set_entry(db, entry.id, EntryStatus::Left, None, None, None).await?;
-        return Ok(None);
+        return Ok(Rechecked::Gone);
     }
     let Some(standing) = apps::standing(&case, today)? else {
         // A stored form that no longer validates is not guessed at: it stays in.
-        return Ok(Some(case));
+        return Ok(Rechecked::Stays(case));
     };
     let Some(decision) =
         eligibility::service::decide(db, &standing.input, today, &Facts::default()).await?
     else {
-        return Ok(Some(case));
+        return Ok(Rechecked::Stays(case));
     };
     if decision.eligible {
-        return Ok(Some(case));
+        return Ok(Rechecked::Stays(case));
     }
     let lang = Lang::from(case.language);
     let change = Change::new(Action::FailRecheck, Actor::System)
@@ -438,7 +465,7 @@ async fn recheck(
         Some(why),
     )
     .await?;
-    Ok(None)
+    Ok(Rechecked::Failed)
 }
 
 /// Whole months from `from` to `to`.
@@ -549,11 +576,7 @@ async fn commit_to_draw(
             })
             .collect::<Vec<_>>(),
     );
-    let secrets = vec![lottery::new_secret(), lottery::new_secret()];
-    let commitments: Vec<String> = secrets
-        .iter()
-        .map(|s| lottery::sha256_hex(s.as_bytes()))
-        .collect();
+    let (secrets, commitments) = fresh_secrets();
     let sha = lottery::sha256_hex(list.as_bytes());
     let round = set_status(db, round, RoundStatus::Drawing, |r| {
         r.entrants = Set(Some(list));
@@ -562,6 +585,41 @@ async fn commit_to_draw(
     })
     .await?;
     Ok((round, secrets))
+}
+
+/// New secrets and commitments before the draw, when the ones shown at the close of
+/// registration were lost (the answer never arrived, an envelope went missing). Safe
+/// because the order also depends on the public value, unknown until the draw: renewing
+/// the secrets cannot choose the order. The old commitments no longer verify anything.
+pub async fn renew_secrets(
+    state: &AppState,
+    caller: &Principal,
+    id: i64,
+) -> Result<Closed, AllocationError> {
+    bureau_only(caller)?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let round = locked(&txn, id, RoundStatus::Drawing).await?;
+    let (secrets, commitments) = fresh_secrets();
+    let round = set_status(&txn, round, RoundStatus::Drawing, |r| {
+        r.commitments = Set(Some(commitments.join(",")));
+    })
+    .await?;
+    txn.commit().await?;
+    Ok(Closed {
+        round,
+        secrets,
+        failed_recheck: 0,
+    })
+}
+
+/// Two fresh secrets and their SHA-256 (the commitments).
+fn fresh_secrets() -> (Vec<String>, Vec<String>) {
+    let secrets = vec![lottery::new_secret(), lottery::new_secret()];
+    let commitments = secrets
+        .iter()
+        .map(|s| lottery::sha256_hex(s.as_bytes()))
+        .collect();
+    (secrets, commitments)
 }
 
 /// The draw: the officials' secrets are checked against the commitments, the public

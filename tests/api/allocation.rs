@@ -274,7 +274,30 @@ async fn a_lottery_round_lets_units_in_drawn_order_and_anyone_can_verify_the_dra
     let closed = app
         .post(&r("/close-registration"), Some(&o.bureau), &json!({}))
         .await;
-    let secrets = closed.expect(200)["secrets"].clone();
+    let lost = closed.expect(200)["secrets"].clone();
+    // The answer with the secrets was lost: new ones replace them before the draw, and a
+    // retried close is refused rather than drawing up a second entrant list.
+    let again = app
+        .post(&r("/close-registration"), Some(&o.bureau), &json!({}))
+        .await;
+    assert_eq!(again.expect(409)["code"], "round_wrong_state");
+    let renewed = app
+        .post(&r("/renew-secrets"), Some(&o.bureau), &json!({}))
+        .await;
+    let secrets = renewed.expect(200)["secrets"].clone();
+    assert_ne!(secrets, lost);
+    let stale = app
+        .post(
+            &r("/draw"),
+            Some(&o.bureau),
+            &json!({ "secrets": lost, "public_value": "1" }),
+        )
+        .await;
+    assert_eq!(
+        stale.field_codes().len(),
+        2,
+        "the lost secrets no longer count"
+    );
     assert_eq!(closed.body["round"]["status"], "drawing");
     let public = app
         .get(&format!("/api/v1/public/rounds/{round}"), None)
@@ -971,6 +994,62 @@ async fn a_score_round_ranks_by_points_then_waiting_number_and_a_barred_decline_
     let next = app.get(&r(""), Some(&o.bureau)).await.expect(200)["next_in_turn"]["application_id"]
         .clone();
     assert_eq!(next, a, "the turn passes to the next household");
+    // A reviewer may not offer units; a unit outside the round is named; then A is
+    // offered one and withdraws: the offer ends and the unit is free again.
+    let by_reviewer = app
+        .post(
+            &r("/offers"),
+            Some(&o.reviewer),
+            &json!({ "application_id": a, "unit_id": units[1] }),
+        )
+        .await;
+    assert_eq!(by_reviewer.status, 403);
+    let outside = app
+        .post(
+            &r("/offers"),
+            Some(&o.bureau),
+            &json!({ "application_id": a, "unit_id": 999_999 }),
+        )
+        .await;
+    assert_eq!(outside.field_codes()[0].0, "unit_id");
+    app.post(
+        &r("/offers"),
+        Some(&o.bureau),
+        &json!({ "application_id": a, "unit_id": units[1] }),
+    )
+    .await
+    .expect(201);
+    app.post(
+        &format!("/api/v1/applications/{a}/withdraw"),
+        Some(&families[0].1),
+        &json!({}),
+    )
+    .await
+    .expect(200);
+    let unit = app
+        .get(&format!("/api/v1/units/{}", units[1]), Some(&o.bureau))
+        .await;
+    assert_eq!(unit.expect(200)["unit"]["status"], "available");
+    let own = app
+        .get(
+            &format!("/api/v1/applications/{a}/allocation"),
+            Some(&families[0].1),
+        )
+        .await;
+    assert_eq!(own.expect(200)["offers"][0]["offer"]["status"], "ended");
+    let next = app.get(&r(""), Some(&o.bureau)).await.expect(200)["next_in_turn"]["application_id"]
+        .clone();
+    assert_eq!(next, c, "the withdrawn household's turn has passed");
+    let d = app.get(&r(""), Some(&o.bureau)).await.expect(200).clone();
+    let left = d["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["application_id"] == a)
+        .unwrap()["status"]
+        .clone();
+    assert_eq!(left, "left");
+    assert_eq!(d["report"]["left"], 1);
     // A barred household can join no round before the day.
     let later = new_round(&app, &o, "score", 3).await;
     app.post(
@@ -990,7 +1069,7 @@ async fn a_score_round_ranks_by_points_then_waiting_number_and_a_barred_decline_
     assert_eq!(refused.expect(409)["code"], "barred");
     // It was not invited to the later round, and its case page offers no round.
     assert_eq!(messages(&app, b, "round_opened").await.len(), 1);
-    assert_eq!(messages(&app, a, "round_opened").await.len(), 2);
+    assert_eq!(messages(&app, c, "round_opened").await.len(), 2);
     let own = app
         .get(
             &format!("/api/v1/applications/{b}/allocation"),

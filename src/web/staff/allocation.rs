@@ -656,6 +656,7 @@ pub async fn round_step(
         "close-registration" => rounds::close_registration(s, &p, id)
             .await
             .map(|c| c.secrets),
+        "renew-secrets" => rounds::renew_secrets(s, &p, id).await.map(|c| c.secrets),
         "draw" => {
             let secrets = vec![
                 posted.get("secret1").unwrap_or("").to_string(),
