@@ -384,7 +384,7 @@ pub async fn close_registration(
     let mut failed_recheck = 0;
     for entry in repo::entries(&txn, id).await? {
         match recheck(&txn, &entry, today, now).await? {
-            Rechecked::Stays(case) => passed.push((entry, case)),
+            Rechecked::Stays(case) => passed.push((entry, *case)),
             Rechecked::Failed => failed_recheck += 1,
             Rechecked::Gone => {}
         }
@@ -407,7 +407,7 @@ pub async fn close_registration(
 /// What the re-check of one registrant came to.
 enum Rechecked {
     /// Still qualifies: stays in the round.
-    Stays(Case),
+    Stays(Box<Case>),
     /// No longer qualifies: left the waiting list, with reasons.
     Failed,
     /// Withdrew or left the list otherwise since registering.
@@ -431,15 +431,15 @@ async fn recheck(
     }
     let Some(standing) = apps::standing(&case, today)? else {
         // A stored form that no longer validates is not guessed at: it stays in.
-        return Ok(Rechecked::Stays(case));
+        return Ok(Rechecked::Stays(Box::new(case)));
     };
     let Some(decision) =
         eligibility::service::decide(db, &standing.input, today, &Facts::default()).await?
     else {
-        return Ok(Rechecked::Stays(case));
+        return Ok(Rechecked::Stays(Box::new(case)));
     };
     if decision.eligible {
-        return Ok(Rechecked::Stays(case));
+        return Ok(Rechecked::Stays(Box::new(case)));
     }
     let lang = Lang::from(case.language);
     let change = Change::new(Action::FailRecheck, Actor::System)
