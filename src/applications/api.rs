@@ -392,6 +392,18 @@ pub enum ApplicationResponse {
 }
 
 #[derive(ApiResponse)]
+pub enum CreatedResponse {
+    /// The draft was created, or (with `Idempotency-Key`) the application was filed.
+    #[oai(status = 201)]
+    Created(
+        Json<ApplicationView>,
+        /// `true` when this is the case an earlier identical request filed.
+        #[oai(header = "Idempotency-Replayed")]
+        Option<String>,
+    ),
+}
+
+#[derive(ApiResponse)]
 pub enum PageResponse {
     /// A page of cases.
     #[oai(status = 200)]
@@ -438,11 +450,15 @@ pub struct ApplicationApi {
 
 #[OpenApi(tag = "ApiTags::Applications")]
 impl ApplicationApi {
-    /// Start an application (draft)
+    /// Start an application (draft), or file a complete one at once
     ///
-    /// Saves a draft; only limits are checked now (submission checks everything). An
-    /// applicant files for their own household; a reviewer enters a paper application
-    /// (source `counter`) in a community of their scope.
+    /// Without `Idempotency-Key`: saves a draft; only limits are checked now (submission
+    /// checks everything). With one: the form is submitted in the same request (one-shot
+    /// submission: checked as a whole, 422 listing every problem and nothing saved), and
+    /// the answer is the submitted case with its number and eligibility decision; the same
+    /// key and form answer the same case again (`Idempotency-Replayed: true`), the same key
+    /// with another form is refused (422). An applicant files for their own household; a
+    /// reviewer enters a paper application (source `counter`) in a community of their scope.
     #[oai(
         path = "/api/v1/applications",
         method = "post",
@@ -451,10 +467,27 @@ impl ApplicationApi {
     async fn create(
         &self,
         auth: BearerAuth,
+        /// Submit at once, exactly once per key (1 to 128 characters).
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 128))]
+        key: Header<Option<String>>,
         body: JsonBody<Form>,
-    ) -> Result<ApplicationResponse, ApiError> {
-        let d = service::create_draft(&self.state, &auth.0, body.0).await?;
-        Ok(ApplicationResponse::Created(Json(d.into())))
+    ) -> Result<CreatedResponse, ApiError> {
+        let Some(key) = key.0 else {
+            let d = service::create_draft(&self.state, &auth.0, body.0).await?;
+            return Ok(CreatedResponse::Created(Json(d.into()), None));
+        };
+        let canonical = serde_json::to_string(&body.0).unwrap_or_default();
+        let key = IdempotencyKey {
+            key,
+            request_hash: hex::encode(Sha256::digest(format!("create:{canonical}"))),
+        };
+        let (id, replayed) =
+            super::submission::create_and_submit(&self.state, &auth.0, body.0, key).await?;
+        let d = service::get(&self.state, &auth.0, id).await?;
+        Ok(CreatedResponse::Created(
+            Json(d.into()),
+            replayed.then(|| "true".into()),
+        ))
     }
 
     /// List applications

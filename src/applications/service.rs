@@ -251,11 +251,26 @@ pub async fn create_draft(
     form: Form,
 ) -> Result<CaseDetail, ApplicationError> {
     let viewer = Viewer::of(state, caller).await?;
+    let row = draft_row(state, &viewer, &form).await?;
+    // Through the write gate like every write on the submission path (see `db`).
+    let txn = crate::db::begin_write(&state.db).await?;
+    let case = repo::insert(&txn, row).await?;
+    txn.commit().await?;
+    detail_of(state, &viewer, case).await
+}
+
+/// The row of a new draft for the viewer, after the draft's checks (limits, community,
+/// open drafts); not yet written.
+pub(super) async fn draft_row(
+    state: &AppState,
+    viewer: &Viewer,
+    form: &Form,
+) -> Result<application::ActiveModel, ApplicationError> {
     if !matches!(viewer.role, Role::Applicant | Role::Reviewer) {
         return Err(ApplicationError::Forbidden);
     }
-    let mut errors = domain::check_draft(&form);
-    let community = resolve_community(state, &viewer, form.community_code.as_deref())
+    let mut errors = domain::check_draft(form);
+    let community = resolve_community(state, viewer, form.community_code.as_deref())
         .await?
         .map_err(|e| errors.push(e))
         .ok()
@@ -264,7 +279,7 @@ pub async fn create_draft(
         return Err(ApplicationError::Invalid(errors));
     }
     let now = state.clock.now();
-    let mut row = form_columns(&form, community.as_ref(), now)?;
+    let mut row = form_columns(form, community.as_ref(), now)?;
     let counter = viewer.role == Role::Reviewer;
     // A household has one or two applications; a clerk a day's walk-ins. More open drafts
     // than this is a script, and each one is a row someone must clean up.
@@ -283,11 +298,7 @@ pub async fn create_draft(
     row.version = Set(1);
     row.created_at = Set(now);
     row.status_since = Set(now);
-    // Through the write gate like every write on the submission path (see `db`).
-    let txn = crate::db::begin_write(&state.db).await?;
-    let case = repo::insert(&txn, row).await?;
-    txn.commit().await?;
-    detail_of(state, &viewer, case).await
+    Ok(row)
 }
 
 /// Applies a partial update to a draft (or a case returned for correction).

@@ -88,6 +88,45 @@ async fn replay(
     Ok(Some(Submitted::Replayed(receipt)))
 }
 
+/// Files a complete form in one request (one-shot submission): the draft and its
+/// submission in one transaction, so a form that does not pass leaves no draft behind.
+/// Exactly once per idempotency key; the case id (fresh or replayed) and whether it was
+/// replayed.
+pub async fn create_and_submit(
+    state: &AppState,
+    caller: &Principal,
+    form: super::form::Form,
+    key: IdempotencyKey,
+) -> Result<(i64, bool), ApplicationError> {
+    let viewer = Viewer::of(state, caller).await?;
+    let replayed = |out: Option<Submitted>| match out {
+        Some(Submitted::Fresh(r) | Submitted::Replayed(r)) => Some(r.application_id),
+        None => None,
+    };
+    let attempt = async {
+        let row = super::service::draft_row(state, &viewer, &form).await?;
+        let txn = crate::db::begin_write(&state.db).await?;
+        if let Some(id) = replayed(replay(&txn, viewer.user_id, &key).await?) {
+            return Ok((id, true));
+        }
+        let case = repo::insert(&txn, row).await?;
+        submit_in(state, &txn, &viewer, case.id, None, &key).await?;
+        txn.commit().await?;
+        Ok((case.id, false))
+    };
+    match attempt.await {
+        Ok(out) => Ok(out),
+        // Lost a race with an identical request: its case is the answer.
+        Err(err @ ApplicationError::Db(_)) => {
+            match replayed(replay(&state.db, viewer.user_id, &key).await?) {
+                Some(id) => Ok((id, true)),
+                None => Err(err),
+            }
+        }
+        Err(err) => Err(err),
+    }
+}
+
 async fn submit_once(
     state: &AppState,
     viewer: &Viewer,
@@ -99,7 +138,22 @@ async fn submit_once(
     if let Some(out) = replay(&txn, viewer.user_id, key).await? {
         return Ok(out);
     }
-    let case = lock_visible(&txn, viewer, id).await?;
+    let receipt = submit_in(state, &txn, viewer, id, version, key).await?;
+    txn.commit().await?;
+    Ok(Submitted::Fresh(receipt))
+}
+
+/// Submits a case in the caller's transaction and records the idempotency key with the
+/// receipt; the caller commits.
+async fn submit_in(
+    state: &AppState,
+    txn: &crate::db::WriteTxn,
+    viewer: &Viewer,
+    id: i64,
+    version: Option<i32>,
+    key: &IdempotencyKey,
+) -> Result<Receipt, ApplicationError> {
+    let case = lock_visible(txn, viewer, id).await?;
     if !viewer.may_submit(case.case()) {
         return Err(ApplicationError::Forbidden);
     }
@@ -118,7 +172,7 @@ async fn submit_once(
     let (household, warnings, community) = checked(state, viewer, case.case(), now).await?;
     let number = match &case.case().number {
         Some(n) => n.clone(),
-        None => assign_number(state, &txn, &community, local_date(now)).await?,
+        None => assign_number(state, txn, &community, local_date(now)).await?,
     };
     let submitted_at = case.case().submitted_at.unwrap_or(now);
     let mut columns = form_columns(&household.to_form(), Some(&community), now)?;
@@ -133,20 +187,12 @@ async fn submit_once(
             community: community.name.clone(),
             ..Default::default()
         });
-    let submitted = case_writer::apply(&txn, case, change, now).await?;
-    let facts = flag_duplicates(state, &txn, id, &household, now).await?;
+    let submitted = case_writer::apply(txn, case, change, now).await?;
+    let facts = flag_duplicates(state, txn, id, &household, now).await?;
     let day = local_date(submitted_at);
-    let status = check_eligibility(
-        &txn,
-        submitted.case,
-        &household,
-        &warnings,
-        day,
-        &facts,
-        now,
-    )
-    .await?
-    .unwrap_or(submitted.to);
+    let status = check_eligibility(txn, submitted.case, &household, &warnings, day, &facts, now)
+        .await?
+        .unwrap_or(submitted.to);
     let receipt = Receipt {
         application_id: id,
         number,
@@ -156,7 +202,7 @@ async fn submit_once(
         warnings,
     };
     repo::insert_idempotency(
-        &txn,
+        txn,
         idempotency_record::Model {
             user_id: viewer.user_id,
             key: key.key.clone(),
@@ -168,8 +214,7 @@ async fn submit_once(
         },
     )
     .await?;
-    txn.commit().await?;
-    Ok(Submitted::Fresh(receipt))
+    Ok(receipt)
 }
 
 fn json(v: &impl Serialize) -> Result<serde_json::Value, DbErr> {

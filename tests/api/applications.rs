@@ -945,3 +945,98 @@ async fn drafts_are_versioned_and_only_drafts_can_be_deleted() {
         .await;
     assert_eq!(edit.expect(409)["code"], "wrong_status");
 }
+
+/// `POST /api/v1/applications` with a key and the whole form.
+async fn one_shot(app: &TestApp, token: &str, key: &str, form: &Value) -> crate::helpers::Answer {
+    app.raw(
+        poem::http::Method::POST,
+        "/api/v1/applications",
+        &[
+            ("Authorization", &format!("Bearer {token}")),
+            ("Content-Type", "application/json"),
+            ("Idempotency-Key", key),
+        ],
+        serde_json::to_vec(form).unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_complete_form_with_a_key_is_filed_in_one_request_exactly_once() {
+    let app = TestApp::spawn().await;
+    let t = app.applicant("13800007777").await;
+    let filed = one_shot(&app, &t, "once-1", &household()).await;
+    let case = filed.expect(201).clone();
+    assert_eq!(case["status"], "eligible", "{case}");
+    assert!(case["number"].as_str().unwrap().starts_with("410104003-"));
+    assert!(filed.headers.get("Idempotency-Replayed").is_none());
+    let (cases, mails) = (
+        app.count(application::Entity).await,
+        app.count(outbox_message::Entity).await,
+    );
+    // The same key and form: the same case, nothing written again.
+    let again = one_shot(&app, &t, "once-1", &household()).await;
+    assert_eq!(again.expect(201)["id"], case["id"]);
+    assert_eq!(again.headers.get("Idempotency-Replayed").unwrap(), "true");
+    assert_eq!(app.count(application::Entity).await, cases);
+    assert_eq!(
+        app.count(outbox_message::Entity).await,
+        mails,
+        "no second receipt"
+    );
+    // The same key with another form is refused.
+    let mut other = household();
+    set(&mut other, "contact_mobile", json!("13800007778"));
+    let reused = one_shot(&app, &t, "once-1", &other).await;
+    assert_eq!(reused.expect(422)["code"], "idempotency_key_reused");
+    // A form that does not pass names every problem and leaves no draft behind.
+    let mut bad = household();
+    set(
+        &mut bad,
+        "members[0].id_number",
+        json!("410104198507150038"),
+    );
+    remove(&mut bad, "contact_mobile");
+    let refused = one_shot(&app, &t, "once-2", &bad).await;
+    refused.expect(422);
+    let fields: Vec<String> = refused.field_codes().into_iter().map(|(f, _)| f).collect();
+    assert!(
+        fields.contains(&"members[0].id_number".to_string()),
+        "{fields:?}"
+    );
+    assert!(fields.contains(&"contact_mobile".to_string()), "{fields:?}");
+    assert_eq!(app.count(application::Entity).await, cases, "no draft left");
+    // Without a key it is a draft, as before.
+    let draft = app
+        .post("/api/v1/applications", Some(&t), &household())
+        .await;
+    assert_eq!(draft.expect(201)["status"], "draft");
+}
+
+#[tokio::test]
+async fn concurrent_one_shot_requests_with_one_key_file_one_case() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let t = app.applicant("13800008888").await;
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let (app, t) = (app.clone(), t.clone());
+        tasks.push(tokio::spawn(async move {
+            let a = one_shot(&app, &t, "race-1", &household()).await;
+            (a.status, a.body["id"].as_i64())
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        let (status, id) = task.await.unwrap();
+        assert_eq!(status, 201);
+        ids.push(id.unwrap());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(
+        app.count(application::Entity).await,
+        1,
+        "one case, no stray draft"
+    );
+}
