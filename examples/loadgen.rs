@@ -5,7 +5,8 @@
 //!
 //! Needs a server with the demo data (`anju serve --demo`): it logs in as the demo
 //! reviewer and bureau. Scenarios: a trivial endpoint (`/health/live`, the HTTP
-//! baseline), submit application (draft + submit, each client its own applicant), a
+//! baseline), submit application (draft + submit, each client its own applicant), the
+//! same in one request (`POST /api/v1/applications` with an `Idempotency-Key`), a
 //! reviewer's queue page, a case detail, and the bureau's funnel report.
 //!
 //! Given the server's database URL, it also measures the database's own rate for a
@@ -378,6 +379,30 @@ async fn main() {
                     &format!("{b}/api/v1/applications/{id}/submit"),
                     Some(&token),
                     Some(&json!({})),
+                    &key,
+                )
+                .await
+                .0 == 201
+            }
+        },
+    )
+    .await;
+    let (h, b, apps) = (http.clone(), base.clone(), applicants.clone());
+    let one_shot = offset + 500_000;
+    scenario(
+        "submit application (one request)",
+        clients,
+        seconds,
+        move |c, n| {
+            let (h, b, token) = (h.clone(), b.clone(), apps[c].clone());
+            async move {
+                let key = vec![("idempotency-key", format!("lg1-{one_shot}-{n}"))];
+                call(
+                    &h,
+                    Method::POST,
+                    &format!("{b}/api/v1/applications"),
+                    Some(&token),
+                    Some(&household(one_shot + n)),
                     &key,
                 )
                 .await
