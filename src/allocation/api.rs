@@ -209,11 +209,7 @@ impl From<&Round> for RoundView {
             intent_opens_on: r.intent_opens_on,
             intent_closes_on: r.intent_closes_on,
             entrants_sha256: r.entrants_sha256.clone(),
-            commitments: r
-                .commitments
-                .as_deref()
-                .map(|c| c.split(',').map(str::to_string).collect())
-                .unwrap_or_default(),
+            commitments: rounds::commitments(r),
             ranked_at: r.ranked_at,
             closed_at: r.closed_at,
         }
@@ -373,6 +369,16 @@ pub struct RegistrationClosedView {
     pub secrets: Vec<String>,
     /// Registrants who failed the re-check and left the list.
     pub failed_recheck: usize,
+}
+
+impl From<rounds::Closed> for RegistrationClosedView {
+    fn from(c: rounds::Closed) -> Self {
+        RegistrationClosedView {
+            round: (&c.round).into(),
+            secrets: c.secrets,
+            failed_recheck: c.failed_recheck,
+        }
+    }
 }
 
 /// The draw: each official's secret and the public value entered at the draw.
@@ -824,13 +830,7 @@ impl AllocationApi {
         id: Path<i64>,
     ) -> Result<RegistrationClosedResponse, ApiError> {
         let c = rounds::close_registration(&self.state, &auth.0, id.0).await?;
-        Ok(RegistrationClosedResponse::Ok(Json(
-            RegistrationClosedView {
-                round: (&c.round).into(),
-                secrets: c.secrets,
-                failed_recheck: c.failed_recheck,
-            },
-        )))
+        Ok(RegistrationClosedResponse::Ok(Json(c.into())))
     }
 
     /// New secrets for the draw, when the ones shown at the close of registration were lost (bureau)
@@ -849,13 +849,7 @@ impl AllocationApi {
         id: Path<i64>,
     ) -> Result<RegistrationClosedResponse, ApiError> {
         let c = rounds::renew_secrets(&self.state, &auth.0, id.0).await?;
-        Ok(RegistrationClosedResponse::Ok(Json(
-            RegistrationClosedView {
-                round: (&c.round).into(),
-                secrets: c.secrets,
-                failed_recheck: c.failed_recheck,
-            },
-        )))
+        Ok(RegistrationClosedResponse::Ok(Json(c.into())))
     }
 
     /// The draw (摇号): reveal the secrets, enter the public value (bureau)

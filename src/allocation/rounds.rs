@@ -48,6 +48,14 @@ pub struct NewRound {
     pub unit_ids: Vec<i64>,
 }
 
+/// The published commitments of a round (empty before registration closes).
+pub fn commitments(r: &Round) -> Vec<String> {
+    r.commitments
+        .as_deref()
+        .map(|c| c.split(',').map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
 /// The groups of a round, in priority order.
 pub fn groups(r: &Round) -> Vec<Programme> {
     r.groups.split(',').filter_map(Programme::parse).collect()
@@ -635,13 +643,7 @@ pub async fn draw(
     bureau_only(caller)?;
     let txn = crate::db::begin_write(&state.db).await?;
     let round = locked(&txn, id, RoundStatus::Drawing).await?;
-    let commitments: Vec<String> = round
-        .commitments
-        .as_deref()
-        .unwrap_or("")
-        .split(',')
-        .map(str::to_string)
-        .collect();
+    let commitments = commitments(&round);
     let secrets: Vec<String> = secrets.iter().map(|s| s.trim().to_lowercase()).collect();
     let public_value = public_value.trim().to_string();
     let mut errors = Vec::new();

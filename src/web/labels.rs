@@ -1,5 +1,6 @@
 //! What each stored value is called on a page, in both languages.
 
+use crate::allocation::service::{Availability, EntryStatus, RankingMethod, RoundStatus};
 use crate::applications::form::{
     ApplicantClass, DocumentKind, FiledAt, Gender, HousingNature, Language, MaritalStatus,
     Programme, Relationship, TransferKind,
@@ -152,4 +153,30 @@ labels!(Action {
     OfferUnit => "提供房源", "Unit offered";
     AcceptOffer => "接受房源，配租完成", "Offer accepted; unit let";
     DeclineOffer => "放弃房源", "Offer declined";
+});
+labels!(Availability {
+    Available => "可配租", "available";
+    Offered => "已提供", "offered";
+    Let => "已出租", "let";
+    Unavailable => "暂停配租", "unavailable";
+});
+labels!(RoundStatus {
+    Draft => "草稿", "draft";
+    Registration => "意向登记中", "registration open";
+    Drawing => "待摇号", "waiting for the draw";
+    Ranked => "选房中", "choosing";
+    Closed => "已结束", "closed";
+});
+labels!(RankingMethod {
+    Score => "评分排序", "by score";
+    Lottery => "摇号", "by lottery";
+});
+labels!(EntryStatus {
+    Registered => "已登记", "registered";
+    FailedRecheck => "审核不符合，退出轮候", "failed the re-check";
+    Ranked => "等待选房", "waiting to choose";
+    Offered => "已提供房源", "offered";
+    Allocated => "已配租", "let a unit";
+    Declined => "放弃选房", "declined";
+    Left => "已退出本轮", "left the round";
 });

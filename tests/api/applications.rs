@@ -1006,6 +1006,11 @@ async fn a_complete_form_with_a_key_is_filed_in_one_request_exactly_once() {
     );
     assert!(fields.contains(&"contact_mobile".to_string()), "{fields:?}");
     assert_eq!(app.count(application::Entity).await, cases, "no draft left");
+    assert_eq!(
+        app.count(outbox_message::Entity).await,
+        mails,
+        "no receipt for a refused form"
+    );
     // Without a key it is a draft, as before.
     let draft = app
         .post("/api/v1/applications", Some(&t), &household())

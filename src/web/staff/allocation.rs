@@ -16,8 +16,7 @@ use crate::access::Role;
 use crate::allocation::offers::{self, Answer};
 use crate::allocation::rounds::{self, NewRound, RoundDetail};
 use crate::allocation::service::{
-    self as stock, Availability, EntryStatus, FileFormat, OfferStatus, RankingMethod, RoundStatus,
-    UnitEdit,
+    self as stock, Availability, FileFormat, OfferStatus, RankingMethod, RoundStatus, UnitEdit,
 };
 use crate::applications::form::Programme;
 use crate::error::ApiError;
@@ -51,16 +50,6 @@ fn problems(err: ApiError) -> Problems {
             })
             .collect(),
     )
-}
-
-fn status_name(s: Availability, lang: Lang) -> &'static str {
-    let (zh, en) = match s {
-        Availability::Available => ("可配租", "available"),
-        Availability::Offered => ("已提供", "offered"),
-        Availability::Let => ("已出租", "let"),
-        Availability::Unavailable => ("暂停配租", "unavailable"),
-    };
-    if lang == Lang::En { en } else { zh }
 }
 
 fn yuan(fen: i64) -> String {
@@ -97,7 +86,7 @@ fn unit_row(u: &stock::Unit, lang: Lang) -> UnitRow {
         floor: u.floor,
         rent: yuan(u.rent_fen),
         accessible: u.accessible,
-        status: status_name(u.status, lang).into(),
+        status: u.status.label(lang).into(),
     }
 }
 
@@ -155,7 +144,7 @@ async fn units_page(web: &Web, q: &UnitsQuery, problems: Problems) -> Response {
         counts: page
             .by_status
             .iter()
-            .map(|(s, n)| (status_name(*s, lang).to_string(), *n))
+            .map(|(s, n)| (s.label(lang).to_string(), *n))
             .collect(),
         projects: page.projects,
         project: project.unwrap_or_default(),
@@ -260,9 +249,9 @@ async fn unit_page(web: &Web, id: i64, problems: Problems) -> Response {
                 (
                     local(h.created_at),
                     h.from_status
-                        .map(|s| status_name(s, lang).to_string())
+                        .map(|s| s.label(lang).to_string())
                         .unwrap_or_default(),
-                    status_name(h.to_status, lang).to_string(),
+                    h.to_status.label(lang).to_string(),
                     h.note.clone().unwrap_or_default(),
                     h.application_id.map(|a| a.to_string()).unwrap_or_default(),
                 )
@@ -330,26 +319,6 @@ pub struct RoundRow {
     pub window: String,
 }
 
-fn round_status(s: RoundStatus, lang: Lang) -> &'static str {
-    let (zh, en) = match s {
-        RoundStatus::Draft => ("草稿", "draft"),
-        RoundStatus::Registration => ("意向登记中", "registration open"),
-        RoundStatus::Drawing => ("待摇号", "waiting for the draw"),
-        RoundStatus::Ranked => ("选房中", "choosing"),
-        RoundStatus::Closed => ("已结束", "closed"),
-    };
-    if lang == Lang::En { en } else { zh }
-}
-
-fn method_name(m: RankingMethod, lang: Lang) -> &'static str {
-    match (m, lang) {
-        (RankingMethod::Score, Lang::En) => "by score",
-        (RankingMethod::Score, _) => "评分排序",
-        (RankingMethod::Lottery, Lang::En) => "by lottery",
-        (RankingMethod::Lottery, _) => "摇号",
-    }
-}
-
 #[derive(Template)]
 #[template(path = "staff_rounds.html", config = "src/web/askama.toml")]
 struct RoundsPage {
@@ -389,8 +358,8 @@ async fn rounds_page(web: &Web, problems: Problems, name: &str) -> Response {
             .map(|r| RoundRow {
                 id: r.id,
                 name: r.name.clone(),
-                status: round_status(r.status, lang).into(),
-                method: method_name(r.method, lang).into(),
+                status: r.status.label(lang).into(),
+                method: r.method.label(lang).into(),
                 window: format!("{} – {}", r.intent_opens_on, r.intent_closes_on),
             })
             .collect(),
@@ -466,19 +435,6 @@ pub struct EntryRow {
     pub status: String,
     pub application_id: i64,
     pub explanation: String,
-}
-
-fn entry_status(s: EntryStatus, lang: Lang) -> &'static str {
-    let (zh, en) = match s {
-        EntryStatus::Registered => ("已登记", "registered"),
-        EntryStatus::FailedRecheck => ("审核不符合，退出轮候", "failed the re-check"),
-        EntryStatus::Ranked => ("等待选房", "waiting to choose"),
-        EntryStatus::Offered => ("已提供房源", "offered"),
-        EntryStatus::Allocated => ("已配租", "let a unit"),
-        EntryStatus::Declined => ("放弃选房", "declined"),
-        EntryStatus::Left => ("已退出本轮", "left the round"),
-    };
-    if lang == Lang::En { en } else { zh }
 }
 
 #[derive(Template)]
@@ -572,17 +528,13 @@ async fn round_page(web: &Web, id: i64, problems: Problems, secrets: Vec<String>
         problems,
         id,
         name: r.name.clone(),
-        status: round_status(r.status, lang).into(),
-        method: method_name(r.method, lang).into(),
+        status: r.status.label(lang).into(),
+        method: r.method.label(lang).into(),
         window: format!("{} – {}", r.intent_opens_on, r.intent_closes_on),
         step: step_of(r.status),
         secrets,
         entrants_sha256: r.entrants_sha256.clone().unwrap_or_default(),
-        commitments: r
-            .commitments
-            .as_deref()
-            .map(|c| c.split(',').map(str::to_string).collect())
-            .unwrap_or_default(),
+        commitments: rounds::commitments(r),
         figures: figures(&d, lang),
         entries: d
             .entries
@@ -592,7 +544,7 @@ async fn round_page(web: &Web, id: i64, problems: Problems, secrets: Vec<String>
                 code: e.code.clone(),
                 name: e.masked_name.clone(),
                 score: e.score.map(|s| s.to_string()).unwrap_or_default(),
-                status: entry_status(e.status, lang).into(),
+                status: e.status.label(lang).into(),
                 application_id: e.application_id,
                 explanation: e.explanation.clone().unwrap_or_default(),
             })
@@ -772,14 +724,9 @@ pub async fn public(web: Web, Path(id): Path<i64>) -> Response {
         c: Chrome::of(&web, "配租排序公示", "Allocation ranking"),
         id,
         name: p.round.name.clone(),
-        status: round_status(p.round.status, lang).into(),
+        status: p.round.status.label(lang).into(),
         entrants_sha256: p.round.entrants_sha256.clone().unwrap_or_default(),
-        commitments: p
-            .round
-            .commitments
-            .as_deref()
-            .map(|c| c.split(',').map(str::to_string).collect())
-            .unwrap_or_default(),
+        commitments: rounds::commitments(&p.round),
         public_value: p
             .result
             .as_ref()
