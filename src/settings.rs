@@ -78,6 +78,10 @@ pub struct Settings {
     /// How long a computed funnel report is reused for the same scope and filters, in
     /// seconds (0: never). Many bureau users refreshing at once then cost one computation.
     pub report_cache_secs: u64,
+    /// How often the background step folds the report counters' pending deltas into
+    /// the counters, in milliseconds. Reports are exact either way (they add what is
+    /// pending); folding keeps what they add small.
+    pub counter_fold_ms: u64,
     /// Reverse proxies whose `X-Forwarded-For` names the client, comma-separated
     /// addresses or ranges (`127.0.0.1, 10.0.0.0/8`); empty: the peer is the client.
     pub trusted_proxies: String,
@@ -146,6 +150,7 @@ impl Default for Settings {
             outbox_lease_secs: 120,
             smtp_timeout_secs: 30,
             report_cache_secs: 2,
+            counter_fold_ms: 1000,
             trusted_proxies: String::new(),
             login_account_max_failures: 50,
             login_account_window_minutes: 60,

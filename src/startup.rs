@@ -63,8 +63,10 @@ async fn seed(
     Ok(state)
 }
 
-/// Starts the periodic jobs of `anju serve`: closing ended notice windows every minute.
+/// Starts the periodic jobs of `anju serve`: folding the report counters' deltas, and
+/// every minute closing ended notice windows and the annual re-verification.
 pub fn spawn_background(state: &AppState) {
+    spawn_counter_folder(state);
     let state = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -83,6 +85,23 @@ pub fn spawn_background(state: &AppState) {
                     "annual re-verification"
                 ),
                 Err(e) => tracing::warn!(error = %e, "the re-verification run failed"),
+            }
+        }
+    });
+}
+
+/// Folds the report counters' pending deltas every `counter_fold_ms`.
+fn spawn_counter_folder(state: &AppState) {
+    let db = state.db.clone();
+    let every = std::time::Duration::from_millis(state.settings.counter_fold_ms.max(10));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match crate::lifecycle::counters::fold(&db).await {
+                Ok(n) => tracing::debug!(deltas = n, "folded report counters"),
+                Err(e) => tracing::warn!(error = %e, "folding the report counters failed"),
             }
         }
     });

@@ -41,6 +41,7 @@ const OWNERS: &[(&str, &str)] = &[
     ("eligibility_decision", "eligibility"),
     ("application_event", "lifecycle"),
     ("batch_event", "lifecycle"),
+    ("counter_delta", "lifecycle"),
     ("funnel_count", "lifecycle"),
     ("funnel_duration", "lifecycle"),
     ("status_count", "lifecycle"),

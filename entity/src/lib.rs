@@ -11,6 +11,7 @@ pub mod batch_event;
 pub mod batch_item;
 pub mod calendar_day;
 pub mod case_access;
+pub mod counter_delta;
 pub mod duplicate_flag;
 pub mod eligibility_decision;
 pub mod enums;

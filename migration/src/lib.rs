@@ -15,6 +15,7 @@ mod m20261201_000008_password_reset;
 mod m20261201_000009_calendar_and_appeals;
 mod m20261201_000010_reverification;
 mod m20261201_000011_allocation;
+mod m20261202_000012_counter_delta;
 
 mod holidays;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_calendar_and_appeals::Migration),
             Box::new(m20261201_000010_reverification::Migration),
             Box::new(m20261201_000011_allocation::Migration),
+            Box::new(m20261202_000012_counter_delta::Migration),
         ]
     }
 }

@@ -159,6 +159,21 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
     Ok(WriteTxn { txn, _gate: gate })
 }
 
+/// Begins a read-only transaction that sees one snapshot for all its reads: `REPEATABLE
+/// READ` on PostgreSQL; on SQLite (WAL) every transaction reads one snapshot.
+pub async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            db.begin_with_config(
+                Some(sea_orm::IsolationLevel::RepeatableRead),
+                Some(sea_orm::AccessMode::ReadOnly),
+            )
+            .await
+        }
+        _ => db.begin().await,
+    }
+}
+
 /// The next value of a gap-free counter. Runs inside the caller's write transaction:
 /// the row lock (PostgreSQL) or the write lock (SQLite) serialises concurrent callers,
 /// and a rolled-back transaction takes its number back with it.
@@ -311,7 +326,7 @@ pub async fn analyze(db: &DatabaseConnection) -> Result<(), DbErr> {
         db.execute_unprepared(
             "ANALYZE application, application_event, member_key, eligibility_decision, \
              outbox_message, idempotency_record, funnel_count, funnel_duration, status_count, \
-             batch_item, housing_unit, round_entry",
+             counter_delta, batch_item, housing_unit, round_entry",
         )
         .await?;
     }

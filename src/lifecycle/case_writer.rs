@@ -110,6 +110,13 @@ impl Change {
 pub struct Locked(application::Model);
 
 impl Locked {
+    /// A case inserted in the caller's transaction: no other transaction sees it before
+    /// the commit, and a new case is in no batch, so its insert is its lock.
+    pub fn inserted(case: application::Model) -> Self {
+        debug_assert_eq!(case.status, Status::Draft);
+        Locked(case)
+    }
+
     pub fn case(&self) -> &application::Model {
         &self.0
     }
@@ -119,11 +126,14 @@ impl Locked {
     }
 }
 
-/// What a change did.
+/// What a change (or a run of changes) did.
 pub struct Applied {
     /// The case after the change, still locked.
     pub case: Locked,
+    /// The event of the last change.
     pub event_id: i64,
+    /// The events of all the changes, in order.
+    pub event_ids: Vec<i64>,
     pub from: Status,
     pub to: Status,
 }
@@ -154,70 +164,150 @@ pub async fn apply(
     change: Change,
     now: DateTime<Utc>,
 ) -> Result<Applied, LifecycleError> {
+    apply_steps(db, locked, vec![change], now).await
+}
+
+/// A change checked against the table, waiting to be written.
+struct Planned {
+    rule: &'static Transition,
+    actor: Actor,
+    from: Status,
+    to: Status,
+    comment: Option<String>,
+    reason: Option<String>,
+    policy_version: Option<String>,
+    facts: Facts,
+}
+
+/// Makes several changes to a locked case at one instant, in order, in the caller's
+/// transaction, as one write (a submission and its eligibility result): each change is
+/// checked against the table from the status the one before left, and the version
+/// each actor saw against the case's; then the case row is updated once (its version
+/// moves by the number of changes, one per event), and the events, the counter deltas
+/// and the messages are each written with one statement.
+pub async fn apply_steps(
+    db: &impl ConnectionTrait,
+    locked: Locked,
+    changes: Vec<Change>,
+    now: DateTime<Utc>,
+) -> Result<Applied, LifecycleError> {
     let case = locked.0;
-    let from = case.status;
-    let rule = change
-        .actor
-        .rule(from, change.action)
-        .map_err(|r| match r {
-            Refusal::WrongStatus => LifecycleError::WrongStatus(from),
-            Refusal::WrongRole => LifecycleError::Forbidden,
-        })?;
-    if change.version.is_some_and(|v| v != case.version) {
-        return Err(LifecycleError::Stale(case.version));
-    }
-    let (comment, reason) = required_text(rule, change.comment, change.reason_code)?;
-    let to = rule.target(from);
-    let mut columns = change.columns;
-    if to != from {
-        columns.status = Set(to);
+    let start = case.status;
+    let (plan, mut columns) = plan(&case, changes)?;
+    let end = plan.last().map_or(start, |p| p.to);
+    if end != start {
+        columns.status = Set(end);
         columns.status_since = Set(now);
     }
     columns.updated_at = Set(now);
-    let updated = repo::update_case(db, case.id, case.version, columns)
+    let updated = repo::update_case(db, case.id, case.version, plan.len() as i32, columns)
         .await?
         .ok_or(LifecycleError::Stale(case.version))?;
     let before = CaseFacts {
         status_since: case.status_since,
         ..CaseFacts::of(&updated)
     };
-    counters::on_event(db, &before, change.action, Some(from), to, now).await?;
-    let event = repo::insert_case_event(
-        db,
-        application_event::ActiveModel {
+    let steps: Vec<counters::Step> = plan
+        .iter()
+        .map(|p| counters::Step {
+            action: p.rule.action,
+            from: p.from,
+            to: p.to,
+        })
+        .collect();
+    counters::on_events(db, &before, &steps, now, counters::known_history(start)).await?;
+    let rows = plan
+        .iter()
+        .map(|p| application_event::ActiveModel {
             application_id: Set(case.id),
-            actor_id: Set(change.actor.id()),
-            action: Set(change.action),
-            from_status: Set(Some(from)),
-            to_status: Set(to),
-            reason_code: Set(reason.clone()),
-            comment: Set(comment.clone()),
-            policy_version: Set(updated.policy_version.clone()),
+            actor_id: Set(p.actor.id()),
+            action: Set(p.rule.action),
+            from_status: Set(Some(p.from)),
+            to_status: Set(p.to),
+            reason_code: Set(p.reason.clone()),
+            comment: Set(p.comment.clone()),
+            policy_version: Set(p.policy_version.clone()),
             created_at: Set(now),
             ..Default::default()
-        },
-    )
-    .await?;
-    if to == Status::Withdrawn {
-        batch_writer::case_withdrawn(db, case.id, now).await?;
+        })
+        .collect();
+    let event_ids: Vec<i64> = repo::insert_case_events(db, rows)
+        .await?
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    let mut messages = Vec::new();
+    for (p, event_id) in plan.into_iter().zip(&event_ids) {
+        if p.to == Status::Withdrawn {
+            batch_writer::case_withdrawn(db, case.id, now).await?;
+        }
+        // A household that leaves gives back the unit it was offered or let.
+        if matches!(p.from, Status::Offered | Status::Allocated)
+            && matches!(p.to, Status::Withdrawn | Status::Exited)
+        {
+            unit_writer::release_for_case(db, case.id, p.actor.id(), now).await?;
+        }
+        let facts = Facts {
+            comment: p.comment.unwrap_or_default(),
+            ..p.facts
+        };
+        messages.extend(compose(p.rule, &updated, *event_id, p.reason.as_deref(), facts, now));
     }
-    // A household that leaves gives back the unit it was offered or let.
-    if matches!(from, Status::Offered | Status::Allocated)
-        && matches!(to, Status::Withdrawn | Status::Exited)
-    {
-        unit_writer::release_for_case(db, case.id, change.actor.id(), now).await?;
-    }
-    let facts = Facts {
-        comment: comment.unwrap_or_default(),
-        ..change.facts
-    };
-    send(db, rule, &updated, event.id, reason.as_deref(), facts, now).await?;
+    notifications::enqueue_many(db, messages, now).await?;
     Ok(Applied {
         case: Locked(updated),
-        event_id: event.id,
-        from,
-        to,
+        event_id: event_ids.last().copied().unwrap_or_default(),
+        event_ids,
+        from: start,
+        to: end,
     })
+}
+
+/// Checks each change in order and gathers the columns they set (a later change's
+/// value wins); refuses the lot if any one cannot be taken.
+fn plan(
+    case: &application::Model,
+    changes: Vec<Change>,
+) -> Result<(Vec<Planned>, application::ActiveModel), LifecycleError> {
+    use sea_orm::{ActiveModelTrait, ActiveValue, Iterable};
+    let mut status = case.status;
+    let mut policy_version = case.policy_version.clone();
+    let mut columns = <application::ActiveModel as Default>::default();
+    let mut plan = Vec::with_capacity(changes.len());
+    for change in changes {
+        let rule = change
+            .actor
+            .rule(status, change.action)
+            .map_err(|r| match r {
+                Refusal::WrongStatus => LifecycleError::WrongStatus(status),
+                Refusal::WrongRole => LifecycleError::Forbidden,
+            })?;
+        if change.version.is_some_and(|v| v != case.version) {
+            return Err(LifecycleError::Stale(case.version));
+        }
+        let (comment, reason) = required_text(rule, change.comment, change.reason_code)?;
+        for c in application::Column::iter() {
+            if let ActiveValue::Set(v) = change.columns.get(c) {
+                columns.set(c, v);
+            }
+        }
+        if let ActiveValue::Set(v) = &columns.policy_version {
+            policy_version = v.clone();
+        }
+        let to = rule.target(status);
+        plan.push(Planned {
+            rule,
+            actor: change.actor,
+            from: status,
+            to,
+            comment,
+            reason,
+            policy_version: policy_version.clone(),
+            facts: change.facts,
+        });
+        status = to;
+    }
+    Ok((plan, columns))
 }
 
 /// The comment and reason code, trimmed, present where the row requires them, and the
@@ -253,18 +343,17 @@ fn required_text(
     }
 }
 
-/// Queues the messages the row names, to the address on the case after the change.
-async fn send(
-    db: &impl ConnectionTrait,
+/// The messages the row names, to the address on the case after the change.
+fn compose(
     rule: &Transition,
     case: &application::Model,
     event_id: i64,
     reason: Option<&str>,
     facts: Facts,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Vec<NewMessage> {
     if rule.messages.is_empty() {
-        return Ok(());
+        return Vec::new();
     }
     let lang = Lang::from(case.language);
     let facts = Facts {
@@ -293,22 +382,17 @@ async fn send(
         waitlist_number: case.waitlist_number.unwrap_or_default(),
         ..facts
     };
-    for template in rule.messages {
-        notifications::enqueue(
-            db,
-            NewMessage {
-                application_id: Some(case.id),
-                event_id: Some(event_id),
-                kind: template.kind(),
-                recipient: case.contact_email.clone(),
-                language: case.language,
-                rendered: template.render(lang, &facts),
-            },
-            now,
-        )
-        .await?;
-    }
-    Ok(())
+    rule.messages
+        .iter()
+        .map(|template| NewMessage {
+            application_id: Some(case.id),
+            event_id: Some(event_id),
+            kind: template.kind(),
+            recipient: case.contact_email.clone(),
+            language: case.language,
+            rendered: template.render(lang, &facts),
+        })
+        .collect()
 }
 
 /// A case born in bulk: its row as a draft would be, and the transitions it takes at
@@ -375,7 +459,7 @@ pub async fn create_many(
         }
     }
     let mut written = repo::insert_case_events(db, events).await?.into_iter();
-    tally.flush(db).await?;
+    tally.append(db).await?;
     Ok(inserted
         .into_iter()
         .zip(&paths)

@@ -43,9 +43,10 @@ pub async fn update_case(
     db: &impl ConnectionTrait,
     id: i64,
     version: i32,
+    events: i32,
     mut changes: application::ActiveModel,
 ) -> Result<Option<application::Model>, DbErr> {
-    changes.version = Set(version + 1);
+    changes.version = Set(version + events);
     Ok(application::Entity::update_many()
         .set(changes)
         .filter(application::Column::Id.eq(id))
@@ -53,13 +54,6 @@ pub async fn update_case(
         .exec_with_returning(db)
         .await?
         .pop())
-}
-
-pub async fn insert_case_event(
-    db: &impl ConnectionTrait,
-    row: application_event::ActiveModel,
-) -> Result<application_event::Model, DbErr> {
-    row.insert(db).await
 }
 
 /// Inserts new cases in one statement per chunk; the rows come back in input order.

@@ -10,4 +10,4 @@ pub mod templates;
 pub mod worker;
 
 pub use entity::enums::OutboxStatus;
-pub use service::{NewMessage, OutboxError, enqueue};
+pub use service::{NewMessage, OutboxError, enqueue, enqueue_many};

@@ -15,6 +15,16 @@ pub async fn insert(
     row.insert(db).await
 }
 
+pub async fn insert_many(
+    db: &impl ConnectionTrait,
+    rows: Vec<outbox_message::ActiveModel>,
+) -> Result<(), DbErr> {
+    outbox_message::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
 /// A page of messages by id, optionally of one status and one case.
 pub async fn page(
     db: &impl ConnectionTrait,

@@ -27,6 +27,11 @@ pub async fn enqueue(
     msg: NewMessage,
     now: DateTime<Utc>,
 ) -> Result<outbox_message::Model, DbErr> {
+    super::repository::insert(db, row(msg, now)).await
+}
+
+/// The outbox row for a new message.
+fn row(msg: NewMessage, now: DateTime<Utc>) -> outbox_message::ActiveModel {
     let mut id = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut id);
     let status = if msg.recipient.is_some() {
@@ -34,7 +39,7 @@ pub async fn enqueue(
     } else {
         OutboxStatus::NoRecipient
     };
-    let row = outbox_message::ActiveModel {
+    outbox_message::ActiveModel {
         application_id: Set(msg.application_id),
         event_id: Set(msg.event_id),
         kind: Set(msg.kind.to_string()),
@@ -53,8 +58,21 @@ pub async fn enqueue(
         created_at: Set(now),
         sent_at: Set(None),
         ..Default::default()
-    };
-    super::repository::insert(db, row).await
+    }
+}
+
+/// Writes several messages in the caller's transaction with one statement (as
+/// [`enqueue`] each).
+pub async fn enqueue_many(
+    db: &impl ConnectionTrait,
+    msgs: Vec<NewMessage>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if msgs.is_empty() {
+        return Ok(());
+    }
+    let rows = msgs.into_iter().map(|m| row(m, now)).collect();
+    super::repository::insert_many(db, rows).await
 }
 
 /// A page of the outbox (admin).

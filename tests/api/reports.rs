@@ -403,3 +403,92 @@ async fn a_report_is_reused_for_the_same_scope_filters_and_minute_only() {
     let theirs = app.get("/api/v1/reports/funnel", Some(&reviewer)).await;
     assert_eq!(submitted(theirs.expect(200)), 0, "the case is in -01");
 }
+
+/// Rows in the folded counter tables (the ones every submission used to update).
+async fn folded_rows(app: &TestApp) -> u64 {
+    app.count(entity::funnel_count::Entity).await
+        + app.count(entity::funnel_duration::Entity).await
+        + app.count(entity::status_count::Entity).await
+}
+
+#[tokio::test]
+async fn a_submission_appends_counter_deltas_and_the_report_counts_them_before_and_after_the_fold()
+{
+    use anju::lifecycle::counters;
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let applicant = app.applicant("13900005555").await;
+    app.file(&applicant, &crate::fixtures::household()).await;
+    assert_eq!(
+        folded_rows(&app).await,
+        0,
+        "a submission updates no shared counter row"
+    );
+    assert!(app.count(entity::counter_delta::Entity).await > 0);
+    let before = app.get("/api/v1/reports/funnel", Some(&admin)).await;
+    let before = before.expect(200).clone();
+    assert_eq!(stage(&before, "submitted"), 1, "{before}");
+    assert_eq!(stage(&before, "eligible"), 1, "{before}");
+
+    let folded = counters::fold_all(&app.state.db).await.unwrap();
+    assert!(folded > 0);
+    assert_eq!(app.count(entity::counter_delta::Entity).await, 0);
+    assert!(folded_rows(&app).await > 0);
+    let after = app.get("/api/v1/reports/funnel", Some(&admin)).await;
+    let after = after.expect(200).clone();
+    for key in ["stages", "outcomes", "overdue", "by_programme", "by_community"] {
+        assert_eq!(after[key], before[key], "{key} changed with the fold");
+    }
+    assert_eq!(
+        counters::stored(&app.state.db).await.unwrap(),
+        counters::recount(&app.state.db).await.unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn folds_racing_submissions_fold_every_delta_exactly_once() {
+    use anju::lifecycle::counters;
+    use std::sync::Arc;
+    let app = Arc::new(TestApp::spawn().await);
+    let mut applicants = Vec::new();
+    for i in 0..24 {
+        applicants.push(app.applicant(&format!("1390001{i:04}")).await);
+    }
+    let filing = applicants.into_iter().map(|token| {
+        let app = app.clone();
+        tokio::spawn(async move {
+            app.file(&token, &crate::fixtures::household()).await;
+        })
+    });
+    let filing: Vec<_> = filing.collect();
+    // Two folders at once, as two instances would run them, while the cases are filed.
+    let folders: Vec<_> = (0..2)
+        .map(|_| {
+            let db = app.state.db.clone();
+            tokio::spawn(async move {
+                let mut total = 0;
+                for _ in 0..20 {
+                    total += counters::fold(&db).await.unwrap();
+                    tokio::task::yield_now().await;
+                }
+                total
+            })
+        })
+        .collect();
+    for f in filing {
+        f.await.unwrap();
+    }
+    for f in folders {
+        f.await.unwrap();
+    }
+    counters::fold_all(&app.state.db).await.unwrap();
+    assert_eq!(app.count(entity::counter_delta::Entity).await, 0);
+    assert_eq!(
+        counters::stored(&app.state.db).await.unwrap(),
+        counters::recount(&app.state.db).await.unwrap(),
+        "a delta folded twice or lost shows here"
+    );
+    let admin = app.admin().await;
+    let r = app.get("/api/v1/reports/funnel", Some(&admin)).await;
+    assert_eq!(stage(r.expect(200), "submitted"), 24);
+}
