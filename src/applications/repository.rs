@@ -240,16 +240,20 @@ pub async fn by_number(
         .await
 }
 
-/// Replaces a case's member keys: the ones it keeps stay, others go, new ones come.
+/// Writes a case's member keys, first removing its earlier ones when it `had_keys` (a
+/// resubmission; a first submission has none, and skips the statement).
 pub async fn replace_member_keys(
     db: &impl ConnectionTrait,
     id: i64,
     hashes: &[String],
+    had_keys: bool,
 ) -> Result<(), DbErr> {
-    member_key::Entity::delete_many()
-        .filter(member_key::Column::ApplicationId.eq(id))
-        .exec(db)
-        .await?;
+    if had_keys {
+        member_key::Entity::delete_many()
+            .filter(member_key::Column::ApplicationId.eq(id))
+            .exec(db)
+            .await?;
+    }
     if hashes.is_empty() {
         return Ok(());
     }

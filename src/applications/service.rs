@@ -251,7 +251,7 @@ pub async fn create_draft(
     form: Form,
 ) -> Result<CaseDetail, ApplicationError> {
     let viewer = Viewer::of(state, caller).await?;
-    let row = draft_row(state, &viewer, &form).await?;
+    let row = draft_row(state, &viewer, &form, true).await?;
     // Through the write gate like every write on the submission path (see `db`).
     let txn = crate::db::begin_write(&state.db).await?;
     let case = repo::insert(&txn, row).await?;
@@ -260,11 +260,12 @@ pub async fn create_draft(
 }
 
 /// The row of a new draft for the viewer, after the draft's checks (limits, community,
-/// open drafts); not yet written.
+/// open drafts, for a row that `stays_a_draft`); not yet written.
 pub(super) async fn draft_row(
     state: &AppState,
     viewer: &Viewer,
     form: &Form,
+    stays_a_draft: bool,
 ) -> Result<application::ActiveModel, ApplicationError> {
     if !matches!(viewer.role, Role::Applicant | Role::Reviewer) {
         return Err(ApplicationError::Forbidden);
@@ -283,7 +284,8 @@ pub(super) async fn draft_row(
     let counter = viewer.role == Role::Reviewer;
     // A household has one or two applications; a clerk a day's walk-ins. More open drafts
     // than this is a script, and each one is a row someone must clean up.
-    if repo::count_drafts(&state.db, viewer.user_id).await? >= MAX_OPEN_DRAFTS {
+    // (A one-shot submission leaves no draft, so it is not counted against them.)
+    if stays_a_draft && repo::count_drafts(&state.db, viewer.user_id).await? >= MAX_OPEN_DRAFTS {
         return Err(ApplicationError::TooManyDrafts);
     }
     row.applicant_id = Set((!counter).then_some(viewer.user_id));

@@ -104,15 +104,16 @@ pub async fn create_and_submit(
         None => None,
     };
     let attempt = async {
-        let row = super::service::draft_row(state, &viewer, &form).await?;
+        let row = super::service::draft_row(state, &viewer, &form, false).await?;
         let txn = crate::db::begin_write(&state.db).await?;
-        if let Some(id) = replayed(replay(&txn, viewer.user_id, &key).await?) {
-            return Ok((id, true));
-        }
-        let case = repo::insert(&txn, row).await?;
-        submit_in(state, &txn, &viewer, case.id, None, &key).await?;
+        let case = Locked::inserted(repo::insert(&txn, row).await?);
+        let id = case.case().id;
+        // No look-up of the key first: a replay fails on the key's unique index at the
+        // end, its transaction (number included) is rolled back, and it is answered
+        // below from the stored record; a fresh submission saves the statement.
+        submit_in(state, &txn, &viewer, case, None, &key).await?;
         txn.commit().await?;
-        Ok((case.id, false))
+        Ok((id, false))
     };
     match attempt.await {
         Ok(out) => Ok(out),
@@ -138,26 +139,31 @@ async fn submit_once(
     if let Some(out) = replay(&txn, viewer.user_id, key).await? {
         return Ok(out);
     }
-    let receipt = submit_in(state, &txn, viewer, id, version, key).await?;
+    let case = lock_visible(&txn, viewer, id).await?;
+    let receipt = submit_in(state, &txn, viewer, case, version, key).await?;
     txn.commit().await?;
     Ok(Submitted::Fresh(receipt))
 }
 
-/// Submits a case in the caller's transaction and records the idempotency key with the
-/// receipt; the caller commits.
+/// Submits a locked case in the caller's transaction and records the idempotency key
+/// with the receipt; the caller commits. The statements, in order: the member keys
+/// and their matches, the policy in force, then the application number, and after it
+/// only the writes that carry it (the case row once, its events, counter deltas,
+/// messages and decision each with one statement, the idempotency record): the number
+/// row, which every submission of the sub-district and year takes, is held for as few
+/// statements as can be.
 async fn submit_in(
     state: &AppState,
     txn: &crate::db::WriteTxn,
     viewer: &Viewer,
-    id: i64,
+    case: Locked,
     version: Option<i32>,
     key: &IdempotencyKey,
 ) -> Result<Receipt, ApplicationError> {
-    let case = lock_visible(txn, viewer, id).await?;
     if !viewer.may_submit(case.case()) {
         return Err(ApplicationError::Forbidden);
     }
-    let from = case.case().status;
+    let (id, from) = (case.case().id, case.case().status);
     let action = if from == Status::NeedsCorrection {
         Action::Resubmit
     } else {
@@ -170,33 +176,45 @@ async fn submit_in(
     })?;
     let now = state.clock.now();
     let (household, warnings, community) = checked(state, viewer, case.case(), now).await?;
+    let submitted_at = case.case().submitted_at.unwrap_or(now);
+    // A draft has never been submitted, so it has no member keys to replace.
+    let facts = flag_duplicates(state, txn, id, &household, from != Status::Draft, now).await?;
+    let day = local_date(submitted_at);
+    let decision = eligibility::service::decide(txn, &household.eligibility_input(), day, &facts)
+        .await?;
     let number = match &case.case().number {
         Some(n) => n.clone(),
         None => assign_number(state, txn, &community, local_date(now)).await?,
     };
-    let submitted_at = case.case().submitted_at.unwrap_or(now);
     let mut columns = form_columns(&household.to_form(), Some(&community), now)?;
     columns.number = Set(Some(number.clone()));
     columns.warnings = Set(json(&warnings)?);
     columns.warnings_open = Set(warnings.len() as i32);
     columns.submitted_at = Set(Some(submitted_at));
-    let change = Change::new(action, viewer.actor())
-        .version(version)
-        .columns(columns)
-        .facts(MessageFacts {
-            community: community.name.clone(),
-            ..Default::default()
-        });
-    let submitted = case_writer::apply(txn, case, change, now).await?;
-    let facts = flag_duplicates(state, txn, id, &household, now).await?;
-    let day = local_date(submitted_at);
-    let status = check_eligibility(txn, submitted.case, &household, &warnings, day, &facts, now)
-        .await?
-        .unwrap_or(submitted.to);
+    let mut changes = vec![
+        Change::new(action, viewer.actor())
+            .version(version)
+            .columns(columns)
+            .facts(MessageFacts {
+                community: community.name.clone(),
+                ..Default::default()
+            }),
+    ];
+    match &decision {
+        Some(d) => changes.push(eligibility_change(d, &warnings, Lang::from(household.language))?),
+        None => tracing::warn!(
+            application_id = id,
+            "no policy in force; the case waits in submitted"
+        ),
+    }
+    let done = case_writer::apply_steps(txn, case, changes, now).await?;
+    if let Some(d) = &decision {
+        eligibility::service::record(txn, id, done.event_id, d, now).await?;
+    }
     let receipt = Receipt {
         application_id: id,
         number,
-        status: status.as_str().to_string(),
+        status: done.to.as_str().to_string(),
         submitted_at: now,
         community_code: community.code.clone(),
         warnings,
@@ -251,50 +269,33 @@ pub(super) async fn checked_form(
     }
 }
 
-/// Runs the eligibility engine on a just-submitted case, in the submission's
-/// transaction: the case writer moves it to eligible or ineligible (the event names the
-/// policy version and the message explains each failed rule), and the decision is
-/// stored against that event. `None` when no policy is in force (the case stays
-/// submitted).
-async fn check_eligibility(
-    db: &impl ConnectionTrait,
-    case: Locked,
-    household: &domain::Household,
+/// The eligibility result as the change that follows the submission: the case writer
+/// moves the case to eligible or ineligible (the event names the policy version and
+/// the message explains each failed rule); the decision is stored against that event.
+fn eligibility_change(
+    decision: &Decision,
     warnings: &[Warning],
-    day: NaiveDate,
-    facts: &Facts,
-    now: DateTime<Utc>,
-) -> Result<Option<Status>, ApplicationError> {
-    let id = case.case().id;
-    let input = household.eligibility_input();
-    let Some(decision) = eligibility::service::decide(db, &input, day, facts).await? else {
-        tracing::warn!(
-            application_id = id,
-            "no policy in force; the case waits in submitted"
-        );
-        return Ok(None);
-    };
+    lang: Lang,
+) -> Result<Change, DbErr> {
     let action = if decision.eligible {
         Action::PassEligibility
     } else {
         Action::FailEligibility
     };
-    let all = with_soft_rules(warnings, &decision);
-    let lang = Lang::from(household.language);
-    let change = Change::new(action, crate::lifecycle::case_writer::Actor::System)
-        .columns(application::ActiveModel {
-            policy_version: Set(Some(decision.policy_version.clone())),
-            warnings_open: Set(all.iter().filter(|w| w.resolution.is_none()).count() as i32),
-            warnings: Set(json(&all)?),
-            ..Default::default()
-        })
-        .facts(MessageFacts {
-            failed: failed_rules(&decision, lang),
-            ..Default::default()
-        });
-    let done = case_writer::apply(db, case, change, now).await?;
-    eligibility::service::record(db, id, done.event_id, &decision, now).await?;
-    Ok(Some(done.to))
+    let all = with_soft_rules(warnings, decision);
+    Ok(
+        Change::new(action, crate::lifecycle::case_writer::Actor::System)
+            .columns(application::ActiveModel {
+                policy_version: Set(Some(decision.policy_version.clone())),
+                warnings_open: Set(all.iter().filter(|w| w.resolution.is_none()).count() as i32),
+                warnings: Set(json(&all)?),
+                ..Default::default()
+            })
+            .facts(MessageFacts {
+                failed: failed_rules(decision, lang),
+                ..Default::default()
+            }),
+    )
 }
 
 /// Soft rules that failed join the warnings the reviewer must confirm or overrule.
@@ -364,6 +365,7 @@ async fn flag_duplicates(
     db: &impl ConnectionTrait,
     id: i64,
     household: &domain::Household,
+    had_keys: bool,
     now: DateTime<Utc>,
 ) -> Result<Facts, ApplicationError> {
     let hashes: Vec<String> = household
@@ -371,7 +373,7 @@ async fn flag_duplicates(
         .iter()
         .map(|m| m.id_number.keyed_hash(&state.id_hash_key))
         .collect();
-    repo::replace_member_keys(db, id, &hashes).await?;
+    repo::replace_member_keys(db, id, &hashes, had_keys).await?;
     let matches = repo::keys_matching(db, &hashes, id).await?;
     if matches.is_empty() {
         return Ok(Facts::default());

@@ -1045,3 +1045,59 @@ async fn concurrent_one_shot_requests_with_one_key_file_one_case() {
         "one case, no stray draft"
     );
 }
+
+#[tokio::test]
+async fn a_one_shot_submission_takes_few_statements_and_the_number_row_late() {
+    let (app, log) = TestApp::spawn_recording().await;
+    let t = app.applicant("13800007711").await;
+    // A first filing warms the caches (places, staff scopes) as a running service has.
+    one_shot(&app, &t, "warm", &household()).await.expect(201);
+    // Another household (no duplicate to flag), as most submissions are.
+    let second = single_household(&id_number("410104", "19800101", 17));
+    log.lock().unwrap().clear();
+    let filed = one_shot(&app, &t, "count", &second).await;
+    let status = filed.expect(201)["status"].clone();
+    assert!(status == "eligible" || status == "ineligible", "{status}");
+    let sql = log.lock().unwrap().clone();
+    let writes: Vec<&String> = sql
+        .iter()
+        .filter(|s| !s.trim_start().to_uppercase().starts_with("SELECT"))
+        .collect();
+    // Outside the transaction: the session, and the answer read back after the commit.
+    let first = sql
+        .iter()
+        .position(|s| s.starts_with(r#"INSERT INTO "application" "#))
+        .expect("the case is inserted");
+    let last = sql
+        .iter()
+        .position(|s| s.starts_with(r#"INSERT INTO "idempotency_record""#))
+        .expect("the key is recorded");
+    let txn = &sql[first..=last];
+    assert!(
+        txn.len() <= 11,
+        "{} statements in the submission's transaction:\n{}",
+        txn.len(),
+        txn.join("\n")
+    );
+    assert!(
+        !sql.iter().any(|s| s.contains("COUNT(*)")),
+        "a one-shot submission leaves no draft, so open drafts are not counted"
+    );
+    // The shared rows: the number is the only one, and after it come only the writes
+    // that carry it (the case, its events, deltas, messages, decision, key record).
+    assert!(
+        !sql.iter().any(|s| s.contains("funnel_count") || s.contains("status_count")),
+        "no counter row is updated in the request"
+    );
+    let number_at = sql
+        .iter()
+        .position(|s| s.contains("number_sequence"))
+        .expect("a number was taken");
+    assert!(
+        last - number_at <= 6,
+        "the number row is held for {} statements:\n{}",
+        last - number_at,
+        sql[number_at..=last].join("\n")
+    );
+    assert!(writes.len() < sql.len(), "the checks read something");
+}

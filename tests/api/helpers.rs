@@ -96,6 +96,23 @@ impl TestApp {
         start: chrono::DateTime<Utc>,
         tune: impl FnOnce(&mut Settings),
     ) -> TestApp {
+        Self::spawn_observed(start, tune, None).await
+    }
+
+    /// As `spawn`, with the SQL of every statement the service runs from then on
+    /// recorded (transaction begin and commit aside), for tests of what a request costs.
+    pub async fn spawn_recording() -> (TestApp, Arc<std::sync::Mutex<Vec<String>>>) {
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let start = Utc.with_ymd_and_hms(2026, 11, 2, 1, 0, 0).unwrap();
+        let app = Self::spawn_observed(start, |_| {}, Some(log.clone())).await;
+        (app, log)
+    }
+
+    async fn spawn_observed(
+        start: chrono::DateTime<Utc>,
+        tune: impl FnOnce(&mut Settings),
+        record: Option<Arc<std::sync::Mutex<Vec<String>>>>,
+    ) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = fresh_database_url(dir.path()).await;
         let mut settings = Settings {
@@ -113,9 +130,15 @@ impl TestApp {
         };
         tune(&mut settings);
         let clock = ManualClock::new(start);
-        let state = anju::startup::prepare(settings, Arc::new(clock.clone()))
+        let mut state = anju::startup::prepare(settings, Arc::new(clock.clone()))
             .await
             .expect("prepare app");
+        if let Some(log) = record {
+            state.db.set_metric_callback(move |info| {
+                log.lock().unwrap().push(info.statement.sql.clone());
+            });
+            state.reads = state.db.clone();
+        }
         let client = TestClient::new(build_app(state.clone()).map_to_response().boxed());
         TestApp {
             client,
