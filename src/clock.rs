@@ -47,3 +47,11 @@ pub fn local_date(t: DateTime<Utc>) -> NaiveDate {
     let offset = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
     t.with_timezone(&offset).date_naive()
 }
+
+/// The time in Zhengzhou at `t`, to the second (`2015-09-01 09:30:00`), for "as of".
+pub fn local_time(t: DateTime<Utc>) -> String {
+    let offset = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    t.with_timezone(&offset)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}

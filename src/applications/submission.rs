@@ -180,8 +180,8 @@ async fn submit_in(
     // A draft has never been submitted, so it has no member keys to replace.
     let facts = flag_duplicates(state, txn, id, &household, from != Status::Draft, now).await?;
     let day = local_date(submitted_at);
-    let decision = eligibility::service::decide(txn, &household.eligibility_input(), day, &facts)
-        .await?;
+    let decision =
+        eligibility::service::decide(txn, &household.eligibility_input(), day, &facts).await?;
     let number = match &case.case().number {
         Some(n) => n.clone(),
         None => assign_number(state, txn, &community, local_date(now)).await?,
@@ -201,7 +201,11 @@ async fn submit_in(
             }),
     ];
     match &decision {
-        Some(d) => changes.push(eligibility_change(d, &warnings, Lang::from(household.language))?),
+        Some(d) => changes.push(eligibility_change(
+            d,
+            &warnings,
+            Lang::from(household.language),
+        )?),
         None => tracing::warn!(
             application_id = id,
             "no policy in force; the case waits in submitted"

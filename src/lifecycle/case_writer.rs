@@ -251,7 +251,14 @@ pub async fn apply_steps(
             comment: p.comment.unwrap_or_default(),
             ..p.facts
         };
-        messages.extend(compose(p.rule, &updated, *event_id, p.reason.as_deref(), facts, now));
+        messages.extend(compose(
+            p.rule,
+            &updated,
+            *event_id,
+            p.reason.as_deref(),
+            facts,
+            now,
+        ));
     }
     notifications::enqueue_many(db, messages, now).await?;
     Ok(Applied {

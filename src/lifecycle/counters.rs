@@ -644,7 +644,12 @@ pub async fn reached_and_durations(
     let mut counts: Vec<CountRow> = counts.into_tuple().all(&snap).await?;
     let mut durations: Vec<DurationRow> = durations.into_tuple().all(&snap).await?;
     counts.extend(pending_counts.into_tuple::<CountRow>().all(&snap).await?);
-    durations.extend(pending_durations.into_tuple::<DurationRow>().all(&snap).await?);
+    durations.extend(
+        pending_durations
+            .into_tuple::<DurationRow>()
+            .all(&snap)
+            .await?,
+    );
     snap.commit().await?;
     Ok((counts, durations))
 }
@@ -923,7 +928,12 @@ mod tests {
     fn a_draft_has_taken_no_tracked_action() {
         use super::super::case_table::{Status, TABLE};
         for t in TABLE {
-            assert_ne!(t.to, Some(Status::Draft), "{:?} leads back to draft", t.action);
+            assert_ne!(
+                t.to,
+                Some(Status::Draft),
+                "{:?} leads back to draft",
+                t.action
+            );
             if t.from.contains(&Status::Draft) && t.to.is_none() {
                 assert_eq!(key_of(t.action), None, "{:?} counts from draft", t.action);
             }

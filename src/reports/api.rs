@@ -88,6 +88,9 @@ pub struct FunnelView {
     /// from was; absent when there is no replica (`database_read_url`).
     #[oai(skip_serializing_if_is_none)]
     pub replica_lag_seconds: Option<f64>,
+    /// When the counts were read: every change committed before then is counted. A
+    /// report is reused for `report_cache_secs` (2 s by default), so it can be that old.
+    pub as_of: chrono::DateTime<chrono::Utc>,
 }
 
 impl From<Funnel> for FunnelView {
@@ -134,6 +137,7 @@ impl From<Funnel> for FunnelView {
             by_programme: g(f.by_programme),
             by_community: g(f.by_community),
             replica_lag_seconds: f.replica_lag_seconds,
+            as_of: f.as_of,
         }
     }
 }

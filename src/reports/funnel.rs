@@ -72,6 +72,8 @@ pub struct Funnel {
     pub by_community: Vec<GroupRow>,
     /// How far behind the primary the replica read was, in seconds (`None`: no replica).
     pub replica_lag_seconds: Option<f64>,
+    /// When the counts were read: every change committed before then is in them.
+    pub as_of: chrono::DateTime<Utc>,
 }
 
 /// The communities the caller may report on, and a name for the scope.
@@ -203,6 +205,7 @@ pub async fn funnel(
     let Some((communities, scope_name)) = scope(state, caller, f).await? else {
         return Ok(None);
     };
+    let as_of = state.clock.now();
     let ids: Vec<i64> = communities.iter().map(|c| c.id).collect();
     let (counts, durations) =
         crate::lifecycle::counters::reached_and_durations(db, &ids, f.programme, f.from, f.to)
@@ -277,6 +280,7 @@ pub async fn funnel(
         by_programme,
         by_community,
         replica_lag_seconds: crate::db::replica_lag(state).await,
+        as_of,
     }))
 }
 

@@ -1086,7 +1086,8 @@ async fn a_one_shot_submission_takes_few_statements_and_the_number_row_late() {
     // The shared rows: the number is the only one, and after it come only the writes
     // that carry it (the case, its events, deltas, messages, decision, key record).
     assert!(
-        !sql.iter().any(|s| s.contains("funnel_count") || s.contains("status_count")),
+        !sql.iter()
+            .any(|s| s.contains("funnel_count") || s.contains("status_count")),
         "no counter row is updated in the request"
     );
     let number_at = sql

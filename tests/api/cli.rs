@@ -118,9 +118,16 @@ async fn anju_report_counters_finds_a_counter_out_of_step_and_rebuilds_it() {
     assert!(String::from_utf8_lossy(&ok.stdout).contains("agree"));
 
     // Fold the pending deltas so there is a folded row to corrupt.
-    assert!(anju::lifecycle::counters::fold_all(&app.state.db).await.unwrap() > 0);
+    assert!(
+        anju::lifecycle::counters::fold_all(&app.state.db)
+            .await
+            .unwrap()
+            > 0
+    );
     assert_eq!(
-        anju::lifecycle::counters::fold(&app.state.db).await.unwrap(),
+        anju::lifecycle::counters::fold(&app.state.db)
+            .await
+            .unwrap(),
         0,
         "nothing is left to fold"
     );

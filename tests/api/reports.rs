@@ -429,6 +429,8 @@ async fn a_submission_appends_counter_deltas_and_the_report_counts_them_before_a
     let before = before.expect(200).clone();
     assert_eq!(stage(&before, "submitted"), 1, "{before}");
     assert_eq!(stage(&before, "eligible"), 1, "{before}");
+    let as_of: chrono::DateTime<chrono::Utc> = before["as_of"].as_str().unwrap().parse().unwrap();
+    assert_eq!(as_of, app.clock.now(), "the report says when it was read");
 
     let folded = counters::fold_all(&app.state.db).await.unwrap();
     assert!(folded > 0);
@@ -436,7 +438,13 @@ async fn a_submission_appends_counter_deltas_and_the_report_counts_them_before_a
     assert!(folded_rows(&app).await > 0);
     let after = app.get("/api/v1/reports/funnel", Some(&admin)).await;
     let after = after.expect(200).clone();
-    for key in ["stages", "outcomes", "overdue", "by_programme", "by_community"] {
+    for key in [
+        "stages",
+        "outcomes",
+        "overdue",
+        "by_programme",
+        "by_community",
+    ] {
         assert_eq!(after[key], before[key], "{key} changed with the fold");
     }
     assert_eq!(

@@ -104,6 +104,8 @@ struct DashboardPage {
     c: Chrome,
     problems: crate::web::widgets::Problems,
     scope: String,
+    /// When the counts were read, local time.
+    as_of: String,
     first: String,
     stages: Vec<StageRow>,
     outcomes: Vec<(String, u64)>,
@@ -263,6 +265,7 @@ pub async fn page(web: Web, Query(q): Query<Params>) -> Response {
         c: Chrome::of(&web, "统计", "Dashboard"),
         problems,
         scope: f.scope.clone(),
+        as_of: crate::clock::local_time(f.as_of),
         first: f
             .stages
             .first()
