@@ -372,6 +372,23 @@ pub async fn set_duplicate_open(
     ids: &[i64],
     open: bool,
 ) -> Result<(), DbErr> {
+    // Lock the rows in id order first. One UPDATE over many rows locks them in the order
+    // it happens to scan them, and two submissions flagging the same earlier cases
+    // deadlocked on PostgreSQL once the number row no longer queued them (24 racing
+    // filings, `reports::folds_racing_submissions_fold_every_delta_exactly_once`).
+    // `NO KEY UPDATE`, what the UPDATE itself takes: it does not wait on the key-share
+    // locks other submissions' new flags hold on these rows.
+    if ids.len() > 1 {
+        let _: Vec<i64> = application::Entity::find()
+            .select_only()
+            .column(application::Column::Id)
+            .filter(application::Column::Id.is_in(ids.iter().copied()))
+            .order_by_asc(application::Column::Id)
+            .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
+            .into_tuple()
+            .all(db)
+            .await?;
+    }
     application::Entity::update_many()
         .col_expr(application::Column::DuplicateOpen, open.into())
         .filter(application::Column::Id.is_in(ids.iter().copied()))
