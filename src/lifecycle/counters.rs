@@ -188,6 +188,9 @@ const REACHED: &str = "reached";
 const DURATION: &str = "duration";
 const STATUS: &str = "status";
 
+/// The columns a [`Delta`] is read from.
+const DELTA_COLUMNS: &str = "kind, community_id, programme, name, day, tenths, cases";
+
 /// A counter delta as read back (from the fold or the pending rows).
 #[derive(Debug, sea_orm::FromQueryResult)]
 struct Delta {
@@ -420,30 +423,31 @@ impl Tally {
         Ok(())
     }
 
-    /// Adds one delta; `false` for a row naming no known stage or kind.
-    fn add_delta(&mut self, d: Delta) -> bool {
-        match d.kind.as_str() {
-            REACHED | DURATION => {
-                let Some(key) = key_named(&d.name) else {
-                    return false;
-                };
-                let map_key = (d.community_id, d.day, d.programme, key);
-                if d.kind == REACHED {
-                    *self.reached.entry(map_key).or_default() += d.cases;
-                } else {
-                    let (c, day, p, k) = map_key;
-                    *self.durations.entry((c, day, p, k, d.tenths)).or_default() += d.cases;
-                }
+    /// Adds one delta; gives it back when it names no known kind or stage.
+    fn add_delta(&mut self, d: Delta) -> Result<(), Delta> {
+        let stage = key_named(&d.name);
+        match (d.kind.as_str(), stage) {
+            (REACHED, Some(key)) => {
+                *self
+                    .reached
+                    .entry((d.community_id, d.day, d.programme, key))
+                    .or_default() += d.cases;
             }
-            STATUS => {
+            (DURATION, Some(key)) => {
+                *self
+                    .durations
+                    .entry((d.community_id, d.day, d.programme, key, d.tenths))
+                    .or_default() += d.cases;
+            }
+            (STATUS, _) => {
                 *self
                     .statuses
                     .entry((d.community_id, d.programme, d.name, d.day))
                     .or_default() += d.cases;
             }
-            _ => return false,
+            _ => return Err(d),
         }
-        true
+        Ok(())
     }
 }
 
@@ -713,7 +717,7 @@ pub async fn fold(db: &DatabaseConnection) -> Result<usize, DbErr> {
     let sql = format!(
         "DELETE FROM counter_delta WHERE id IN \
          (SELECT id FROM counter_delta ORDER BY id LIMIT {FOLD_BATCH}) \
-         RETURNING kind, community_id, programme, name, day, tenths, cases"
+         RETURNING {DELTA_COLUMNS}"
     );
     let taken = Delta::find_by_statement(Statement::from_string(txn.get_database_backend(), sql))
         .all(&txn)
@@ -721,9 +725,8 @@ pub async fn fold(db: &DatabaseConnection) -> Result<usize, DbErr> {
     let n = taken.len();
     let mut tally = Tally::default();
     for d in taken {
-        let what = format!("{d:?}");
-        if !tally.add_delta(d) {
-            tracing::warn!(delta = %what, "a counter delta names nothing known; dropped");
+        if let Err(d) = tally.add_delta(d) {
+            tracing::warn!(delta = ?d, "a counter delta names nothing known; dropped");
         }
     }
     tally.write_folded(&txn).await?;
@@ -803,7 +806,7 @@ pub async fn stored(db: &DatabaseConnection) -> Result<Tally, DbErr> {
     let mut t = Tally::default();
     let pending = Delta::find_by_statement(Statement::from_string(
         db.get_database_backend(),
-        "SELECT kind, community_id, programme, name, day, tenths, cases FROM counter_delta",
+        format!("SELECT {DELTA_COLUMNS} FROM counter_delta"),
     ))
     .all(db)
     .await?;
@@ -829,7 +832,8 @@ pub async fn stored(db: &DatabaseConnection) -> Result<Tally, DbErr> {
     }
     snap.commit().await?;
     for d in pending {
-        t.add_delta(d);
+        // One naming nothing known is left out, as the fold drops it.
+        let _ = t.add_delta(d);
     }
     t.statuses.retain(|_, n| *n != 0);
     Ok(t)
@@ -922,6 +926,31 @@ mod tests {
         );
         assert_eq!(tenths(t, t + Duration::days(3)), 30);
         assert_eq!(tenths(t, t - Duration::days(1)), 0);
+    }
+
+    #[test]
+    fn a_delta_naming_nothing_known_is_given_back_and_counts_nothing() {
+        use super::{Delta, Tally};
+        let d = |kind: &str, name: &str| Delta {
+            kind: kind.into(),
+            community_id: 1,
+            programme: "low_rent".into(),
+            name: name.into(),
+            day: chrono::NaiveDate::from_ymd_opt(2015, 9, 1).unwrap(),
+            tenths: 3,
+            cases: 1,
+        };
+        let mut t = Tally::default();
+        assert!(t.add_delta(d("reached", "no_such_stage")).is_err());
+        assert!(t.add_delta(d("bogus", "submitted")).is_err());
+        assert_eq!(t, Tally::default(), "nothing was counted");
+        t.add_delta(d("reached", "submitted")).unwrap();
+        t.add_delta(d("reached", "submitted")).unwrap();
+        t.add_delta(d("duration", "submitted")).unwrap();
+        t.add_delta(d("status", "eligible")).unwrap();
+        assert_eq!(t.reached.values().copied().collect::<Vec<_>>(), [2]);
+        assert_eq!(t.durations.keys().next().unwrap().4, 3, "tenths kept");
+        assert_eq!(t.statuses.len(), 1);
     }
 
     #[test]
