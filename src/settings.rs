@@ -82,6 +82,11 @@ pub struct Settings {
     /// the counters, in milliseconds. Reports are exact either way (they add what is
     /// pending); folding keeps what they add small.
     pub counter_fold_ms: u64,
+    /// Submissions committed together by the group writer at most (1: each alone).
+    pub group_commit_max: usize,
+    /// How long the group writer waits for more submissions once it has one, in
+    /// milliseconds (0: it takes what is already queued, so a lone one never waits).
+    pub group_commit_wait_ms: u64,
     /// Reverse proxies whose `X-Forwarded-For` names the client, comma-separated
     /// addresses or ranges (`127.0.0.1, 10.0.0.0/8`); empty: the peer is the client.
     pub trusted_proxies: String,
@@ -151,6 +156,8 @@ impl Default for Settings {
             smtp_timeout_secs: 30,
             report_cache_secs: 2,
             counter_fold_ms: 1000,
+            group_commit_max: 64,
+            group_commit_wait_ms: 0,
             trusted_proxies: String::new(),
             login_account_max_failures: 50,
             login_account_window_minutes: 60,
@@ -168,6 +175,14 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// How the group writer forms its groups.
+    pub fn group_limits(&self) -> crate::db::group::Limits {
+        crate::db::group::Limits {
+            max: self.group_commit_max.max(1),
+            wait: std::time::Duration::from_millis(self.group_commit_wait_ms),
+        }
+    }
+
     /// Loads defaults, then the TOML file if present, then the environment; then checks
     /// the values (see [`Settings::problems`]).
     pub fn load() -> anyhow::Result<Settings> {

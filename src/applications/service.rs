@@ -58,6 +58,7 @@ impl From<LifecycleError> for ApplicationError {
 }
 
 /// Who is looking, and which communities a staff member covers.
+#[derive(Clone)]
 pub struct Viewer {
     pub user_id: i64,
     pub role: Role,

@@ -37,6 +37,7 @@ pub struct Receipt {
 }
 
 /// A submission's `Idempotency-Key` and the hash of the request it came with.
+#[derive(Clone)]
 pub struct IdempotencyKey {
     pub key: String,
     pub request_hash: String,
@@ -105,15 +106,21 @@ pub async fn create_and_submit(
     };
     let attempt = async {
         let row = super::service::draft_row(state, &viewer, &form, false).await?;
-        let txn = crate::db::begin_write(&state.db).await?;
-        let case = Locked::inserted(repo::insert(&txn, row).await?);
-        let id = case.case().id;
-        // No look-up of the key first: a replay fails on the key's unique index at the
-        // end, its transaction (number included) is rolled back, and it is answered
-        // below from the stored record; a fresh submission saves the statement.
-        submit_in(state, &txn, &viewer, case, None, &key).await?;
-        txn.commit().await?;
-        Ok((id, false))
+        // A form that cannot pass is answered here, without taking the writer's time.
+        checked_form(state, &viewer, form, state.clock.now()).await?;
+        let (st, v, k) = (state.clone(), viewer.clone(), key.clone());
+        in_group(state, move |txn| {
+            Box::pin(async move {
+                let case = Locked::inserted(repo::insert(txn, row).await?);
+                let id = case.case().id;
+                // No look-up of the key first: a replay fails on the key's unique index
+                // at the end, its savepoint (number included) is rolled back, and it is
+                // answered below from the stored record once the group has committed.
+                submit_in(&st, txn, &v, case, None, &k).await?;
+                Ok((id, false))
+            })
+        })
+        .await
     };
     match attempt.await {
         Ok(out) => Ok(out),
@@ -135,14 +142,36 @@ async fn submit_once(
     version: Option<i32>,
     key: &IdempotencyKey,
 ) -> Result<Submitted, ApplicationError> {
-    let txn = crate::db::begin_write(&state.db).await?;
-    if let Some(out) = replay(&txn, viewer.user_id, key).await? {
-        return Ok(out);
-    }
-    let case = lock_visible(&txn, viewer, id).await?;
-    let receipt = submit_in(state, &txn, viewer, case, version, key).await?;
-    txn.commit().await?;
-    Ok(Submitted::Fresh(receipt))
+    let (st, viewer, key) = (state.clone(), viewer.clone(), key.clone());
+    in_group(state, move |txn| {
+        Box::pin(async move {
+            if let Some(out) = replay(txn, viewer.user_id, &key).await? {
+                return Ok(out);
+            }
+            let case = lock_visible(txn, &viewer, id).await?;
+            let receipt = submit_in(&st, txn, &viewer, case, version, &key).await?;
+            Ok(Submitted::Fresh(receipt))
+        })
+    })
+    .await
+}
+
+/// Runs a submission in the group writer's next group (see `db::group`): it commits
+/// with the submissions queued beside it and is answered after that commit; its own
+/// failure rolls back its writes alone.
+async fn in_group<T, F>(state: &AppState, job: F) -> Result<T, ApplicationError>
+where
+    F: for<'t> FnOnce(
+            &'t sea_orm::DatabaseTransaction,
+        ) -> crate::db::group::BoxFuture<'t, Result<T, ApplicationError>>
+        + Send
+        + 'static,
+    T: Send + 'static,
+{
+    state
+        .cache::<crate::db::group::GroupCommit>()
+        .run(&state.db, state.settings.group_limits(), job)
+        .await
 }
 
 /// Submits a locked case in the caller's transaction and records the idempotency key
@@ -154,7 +183,7 @@ async fn submit_once(
 /// statements as can be.
 async fn submit_in(
     state: &AppState,
-    txn: &crate::db::WriteTxn,
+    txn: &impl ConnectionTrait,
     viewer: &Viewer,
     case: Locked,
     version: Option<i32>,

@@ -19,6 +19,7 @@ use sea_orm::{
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub mod backup;
+pub mod group;
 pub mod health;
 
 use sea_orm::sqlx::pool::PoolConnectionMetadata;
@@ -116,6 +117,12 @@ impl WriteTxn {
 
     pub async fn rollback(self) -> Result<(), DbErr> {
         self.txn.rollback().await
+    }
+
+    /// A savepoint inside this transaction: its writes are undone alone if it is
+    /// rolled back (or dropped), kept with the transaction if it is committed.
+    pub async fn savepoint(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.txn.begin().await
     }
 }
 

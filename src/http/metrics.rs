@@ -58,6 +58,11 @@ pub fn write_wait(elapsed: Duration) {
     metrics::histogram!("anju_db_begin_write_seconds").record(elapsed.as_secs_f64());
 }
 
+/// How many writes one group commit carried (see `db::group`).
+pub fn group_size(jobs: usize) {
+    metrics::histogram!("anju_db_group_commit_jobs").record(jobs as f64);
+}
+
 /// Sets a gauge (scrape-time readings).
 pub fn gauge(name: &'static str, labels: &[(&'static str, String)], value: f64) {
     let labels: Vec<metrics::Label> = labels

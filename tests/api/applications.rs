@@ -947,7 +947,12 @@ async fn drafts_are_versioned_and_only_drafts_can_be_deleted() {
 }
 
 /// `POST /api/v1/applications` with a key and the whole form.
-async fn one_shot(app: &TestApp, token: &str, key: &str, form: &Value) -> crate::helpers::Answer {
+pub(crate) async fn one_shot(
+    app: &TestApp,
+    token: &str,
+    key: &str,
+    form: &Value,
+) -> crate::helpers::Answer {
     app.raw(
         poem::http::Method::POST,
         "/api/v1/applications",

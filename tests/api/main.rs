@@ -12,6 +12,7 @@ mod batches;
 mod cli;
 mod eligibility;
 mod errors;
+mod group_commit;
 mod health_and_docs;
 mod lifecycle;
 mod limits;
