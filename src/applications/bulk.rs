@@ -98,6 +98,8 @@ pub async fn import(state: &AppState, chunk: Vec<Incoming>) -> Result<Imported, 
         };
         cases.push(NewCase {
             row,
+            actor: Actor::Operator,
+            notify: Vec::new(),
             steps: vec![
                 (Action::Submit, None),
                 (result, Some(decision.policy_version.clone())),
@@ -111,7 +113,7 @@ pub async fn import(state: &AppState, chunk: Vec<Incoming>) -> Result<Imported, 
             .collect();
         decided.push((decision, hashes, inc.submitted_at));
     }
-    let created = case_writer::create_many(&txn, Actor::Operator, cases)
+    let created = case_writer::create_many(&txn, cases)
         .await
         .map_err(|e| DbErr::Custom(e.to_string()))?;
     let mut keys = Vec::new();

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod bulk;
 pub mod domain;
+mod filing;
 pub mod form;
 pub mod query;
 mod repository;

@@ -407,6 +407,44 @@ pub async fn find_idempotency(
         .await
 }
 
+/// The idempotency records of any of these (user, key) pairs (one statement; the
+/// caller matches the pairs).
+pub async fn find_idempotency_many(
+    db: &impl ConnectionTrait,
+    keys: &[(i64, String)],
+) -> Result<Vec<idempotency_record::Model>, DbErr> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    idempotency_record::Entity::find()
+        .filter(idempotency_record::Column::Key.is_in(keys.iter().map(|k| k.1.clone())))
+        .filter(idempotency_record::Column::UserId.is_in(keys.iter().map(|k| k.0)))
+        .all(db)
+        .await
+        .map(|found| {
+            found
+                .into_iter()
+                .filter(|r| keys.iter().any(|k| k.0 == r.user_id && k.1 == r.key))
+                .collect()
+        })
+}
+
+/// Records many idempotency keys with one statement.
+pub async fn insert_idempotency_many(
+    db: &impl ConnectionTrait,
+    rows: Vec<idempotency_record::Model>,
+) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    idempotency_record::Entity::insert_many(
+        rows.into_iter().map(idempotency_record::ActiveModel::from),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
 pub async fn insert_idempotency(
     db: &impl ConnectionTrait,
     row: idempotency_record::Model,

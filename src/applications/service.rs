@@ -253,11 +253,30 @@ pub async fn create_draft(
 ) -> Result<CaseDetail, ApplicationError> {
     let viewer = Viewer::of(state, caller).await?;
     let row = draft_row(state, &viewer, &form, true).await?;
-    // Through the write gate like every write on the submission path (see `db`).
-    let txn = crate::db::begin_write(&state.db).await?;
-    let case = repo::insert(&txn, row).await?;
-    txn.commit().await?;
+    // Through the group writer like every write on the submission path.
+    let case = in_group(state, move |txn| {
+        Box::pin(async move { Ok(repo::insert(txn, row).await?) })
+    })
+    .await?;
     detail_of(state, &viewer, case).await
+}
+
+/// Runs a write in the group writer's next group (see `db::group`): it commits with
+/// the writes queued beside it and is answered after that commit; its own failure
+/// rolls back its writes alone.
+pub(super) async fn in_group<T, F>(state: &AppState, job: F) -> Result<T, ApplicationError>
+where
+    F: for<'t> FnOnce(
+            &'t sea_orm::DatabaseTransaction,
+        ) -> crate::db::group::BoxFuture<'t, Result<T, ApplicationError>>
+        + Send
+        + 'static,
+    T: Send + 'static,
+{
+    state
+        .cache::<crate::db::group::GroupCommit>()
+        .run(&state.db, state.settings.group_limits(), job)
+        .await
 }
 
 /// The row of a new draft for the viewer, after the draft's checks (limits, community,

@@ -9,8 +9,11 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr};
 use serde::{Deserialize, Serialize};
 
 use super::domain::{self, Warning};
+use super::filing::{Filing, Filings};
 use super::repository as repo;
-use super::service::{ApplicationError, Viewer, form_columns, lock_visible, resolve_community};
+use super::service::{
+    ApplicationError, Viewer, form_columns, in_group, lock_visible, resolve_community,
+};
 use crate::access::Principal;
 use crate::clock::local_date;
 use crate::eligibility::{
@@ -89,8 +92,9 @@ async fn replay(
     Ok(Some(Submitted::Replayed(receipt)))
 }
 
-/// Files a complete form in one request (one-shot submission): the draft and its
-/// submission in one transaction, so a form that does not pass leaves no draft behind.
+/// Files a complete form in one request (one-shot submission): checked here, then
+/// stored by the group writer with the filings queued beside it, born submitted and
+/// decided, so a form that does not pass leaves no draft behind.
 /// Exactly once per idempotency key; the case id (fresh or replayed) and whether it was
 /// replayed.
 pub async fn create_and_submit(
@@ -107,20 +111,28 @@ pub async fn create_and_submit(
     let attempt = async {
         let row = super::service::draft_row(state, &viewer, &form, false).await?;
         // A form that cannot pass is answered here, without taking the writer's time.
-        checked_form(state, &viewer, form, state.clock.now()).await?;
-        let (st, v, k) = (state.clone(), viewer.clone(), key.clone());
-        in_group(state, move |txn| {
-            Box::pin(async move {
-                let case = Locked::inserted(repo::insert(txn, row).await?);
-                let id = case.case().id;
-                // No look-up of the key first: a replay fails on the key's unique index
-                // at the end, its savepoint (number included) is rolled back, and it is
-                // answered below from the stored record once the group has committed.
-                submit_in(&st, txn, &v, case, None, &k).await?;
-                Ok((id, false))
-            })
-        })
-        .await
+        let (household, warnings, community) =
+            checked_form(state, &viewer, form, state.clock.now()).await?;
+        let filing = Filing {
+            hashes: member_hashes(state, &household),
+            prefix: number_prefix(state, &community).await?,
+            viewer: viewer.clone(),
+            key: key.clone(),
+            row,
+            household,
+            warnings,
+            community,
+        };
+        // Stored with the other filings queued beside it (see `filing`).
+        state
+            .cache::<crate::db::group::GroupCommit>()
+            .run_batch(
+                &state.db,
+                state.settings.group_limits(),
+                &std::sync::Arc::new(Filings(state.clone())),
+                filing,
+            )
+            .await
     };
     match attempt.await {
         Ok(out) => Ok(out),
@@ -156,24 +168,6 @@ async fn submit_once(
     .await
 }
 
-/// Runs a submission in the group writer's next group (see `db::group`): it commits
-/// with the submissions queued beside it and is answered after that commit; its own
-/// failure rolls back its writes alone.
-async fn in_group<T, F>(state: &AppState, job: F) -> Result<T, ApplicationError>
-where
-    F: for<'t> FnOnce(
-            &'t sea_orm::DatabaseTransaction,
-        ) -> crate::db::group::BoxFuture<'t, Result<T, ApplicationError>>
-        + Send
-        + 'static,
-    T: Send + 'static,
-{
-    state
-        .cache::<crate::db::group::GroupCommit>()
-        .run(&state.db, state.settings.group_limits(), job)
-        .await
-}
-
 /// Submits a locked case in the caller's transaction and records the idempotency key
 /// with the receipt; the caller commits. The statements, in order: the member keys
 /// and their matches, the policy in force, then the application number, and after it
@@ -181,7 +175,7 @@ where
 /// messages and decision each with one statement, the idempotency record): the number
 /// row, which every submission of the sub-district and year takes, is held for as few
 /// statements as can be.
-async fn submit_in(
+pub(super) async fn submit_in(
     state: &AppState,
     txn: &impl ConnectionTrait,
     viewer: &Viewer,
@@ -215,11 +209,14 @@ async fn submit_in(
         Some(n) => n.clone(),
         None => assign_number(state, txn, &community, local_date(now)).await?,
     };
-    let mut columns = form_columns(&household.to_form(), Some(&community), now)?;
-    columns.number = Set(Some(number.clone()));
-    columns.warnings = Set(json(&warnings)?);
-    columns.warnings_open = Set(warnings.len() as i32);
-    columns.submitted_at = Set(Some(submitted_at));
+    let columns = submission_columns(
+        &household,
+        &warnings,
+        &community,
+        &number,
+        submitted_at,
+        now,
+    )?;
     let mut changes = vec![
         Change::new(action, viewer.actor())
             .version(version)
@@ -268,7 +265,24 @@ async fn submit_in(
     Ok(receipt)
 }
 
-fn json(v: &impl Serialize) -> Result<serde_json::Value, DbErr> {
+/// The columns a submission sets: the checked form, the number and the warnings.
+pub(super) fn submission_columns(
+    household: &domain::Household,
+    warnings: &[Warning],
+    community: &Place,
+    number: &str,
+    submitted_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<application::ActiveModel, ApplicationError> {
+    let mut columns = form_columns(&household.to_form(), Some(community), now)?;
+    columns.number = Set(Some(number.to_string()));
+    columns.warnings = Set(json(&warnings)?);
+    columns.warnings_open = Set(warnings.len() as i32);
+    columns.submitted_at = Set(Some(submitted_at));
+    Ok(columns)
+}
+
+pub(super) fn json(v: &impl Serialize) -> Result<serde_json::Value, DbErr> {
     serde_json::to_value(v).map_err(|e| DbErr::Json(e.to_string()))
 }
 
@@ -315,20 +329,29 @@ fn eligibility_change(
     } else {
         Action::FailEligibility
     };
-    let all = with_soft_rules(warnings, decision);
     Ok(
         Change::new(action, crate::lifecycle::case_writer::Actor::System)
-            .columns(application::ActiveModel {
-                policy_version: Set(Some(decision.policy_version.clone())),
-                warnings_open: Set(all.iter().filter(|w| w.resolution.is_none()).count() as i32),
-                warnings: Set(json(&all)?),
-                ..Default::default()
-            })
+            .columns(eligibility_columns(decision, warnings)?)
             .facts(MessageFacts {
                 failed: failed_rules(decision, lang),
                 ..Default::default()
             }),
     )
+}
+
+/// The columns the eligibility result sets: its policy version, and the warnings with
+/// the soft rules that failed.
+pub(super) fn eligibility_columns(
+    decision: &Decision,
+    warnings: &[Warning],
+) -> Result<application::ActiveModel, DbErr> {
+    let all = with_soft_rules(warnings, decision);
+    Ok(application::ActiveModel {
+        policy_version: Set(Some(decision.policy_version.clone())),
+        warnings_open: Set(all.iter().filter(|w| w.resolution.is_none()).count() as i32),
+        warnings: Set(json(&all)?),
+        ..Default::default()
+    })
 }
 
 /// Soft rules that failed join the warnings the reviewer must confirm or overrule.
@@ -367,6 +390,14 @@ async fn assign_number(
     community: &Place,
     today: NaiveDate,
 ) -> Result<String, ApplicationError> {
+    let prefix = number_prefix(state, community).await?;
+    let year = chrono::Datelike::year(&today);
+    let seq = crate::db::next_in_sequence(db, &format!("application:{prefix}:{year}")).await?;
+    Ok(format!("{prefix}-{year}-{seq:06}"))
+}
+
+/// The code an application number of this community starts with: its sub-district's.
+pub(super) async fn number_prefix(state: &AppState, community: &Place) -> Result<String, DbErr> {
     let parent = match community.parent_id {
         Some(pid) => places::service::by_ids_cached(state, &[pid])
             .await?
@@ -374,12 +405,18 @@ async fn assign_number(
             .next(),
         None => None,
     };
-    let prefix = parent
+    Ok(parent
         .map(|p| p.code)
-        .unwrap_or_else(|| community.code.clone());
-    let year = chrono::Datelike::year(&today);
-    let seq = crate::db::next_in_sequence(db, &format!("application:{prefix}:{year}")).await?;
-    Ok(format!("{prefix}-{year}-{seq:06}"))
+        .unwrap_or_else(|| community.code.clone()))
+}
+
+/// The keyed hashes of the household's identity numbers, in member order.
+pub(super) fn member_hashes(state: &AppState, household: &domain::Household) -> Vec<String> {
+    household
+        .members
+        .iter()
+        .map(|m| m.id_number.keyed_hash(&state.id_hash_key))
+        .collect()
 }
 
 /// Statuses in which a case holds a housing benefit (one benefit per person).
@@ -401,11 +438,7 @@ async fn flag_duplicates(
     had_keys: bool,
     now: DateTime<Utc>,
 ) -> Result<Facts, ApplicationError> {
-    let hashes: Vec<String> = household
-        .members
-        .iter()
-        .map(|m| m.id_number.keyed_hash(&state.id_hash_key))
-        .collect();
+    let hashes = member_hashes(state, household);
     repo::replace_member_keys(db, id, &hashes, had_keys).await?;
     let matches = repo::keys_matching(db, &hashes, id).await?;
     if matches.is_empty() {

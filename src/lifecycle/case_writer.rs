@@ -402,11 +402,15 @@ fn compose(
         .collect()
 }
 
-/// A case born in bulk: its row as a draft would be, and the transitions it takes at
-/// once (e.g. submit, then the eligibility result), each with its policy version.
+/// A case born whole: its row as a draft would be, who files it, and the transitions it
+/// takes at once (e.g. submit, then the eligibility result), each with its policy version.
 pub struct NewCase {
     pub row: application::ActiveModel,
+    pub actor: Actor,
     pub steps: Vec<(Action, Option<String>)>,
+    /// The facts of each step's messages, in step order, for a household that is told
+    /// (a filing); empty: no message is queued (bulk intake: nobody is e-mailed).
+    pub notify: Vec<Facts>,
     pub at: DateTime<Utc>,
 }
 
@@ -416,63 +420,96 @@ pub struct Created {
     pub event_ids: Vec<i64>,
 }
 
-/// Writes many new cases with their transitions in few statements (bulk intake): each
-/// step is checked against the table from `draft`, the counters are added once for all,
-/// and no message is queued (nobody is e-mailed about bulk intake).
+/// One step of a case born whole, checked against the table.
+struct Born {
+    rule: &'static Transition,
+    actor: Actor,
+    from: Status,
+    to: Status,
+    policy: Option<String>,
+}
+
+/// Writes many new cases with their transitions in few statements (bulk intake, a group
+/// of filings): each step is checked against the table from `draft` (the eligibility
+/// result is the system's), then one insert each for the cases, their events, the
+/// counter deltas of them all and their messages.
 pub async fn create_many(
     db: &impl ConnectionTrait,
-    actor: Actor,
     cases: Vec<NewCase>,
 ) -> Result<Vec<Created>, LifecycleError> {
     let mut rows = Vec::with_capacity(cases.len());
     let mut paths = Vec::with_capacity(cases.len());
     for c in cases {
-        let mut status = Status::Draft;
-        let mut path = Vec::with_capacity(c.steps.len());
-        for (action, policy) in c.steps {
-            // A step the service takes (the eligibility result) is the system's.
-            let rule = case_table::system_transition(status, action)
-                .or_else(|_| actor.rule(status, action))
-                .map_err(|_| LifecycleError::WrongStatus(status))?;
-            path.push((status, action, rule.target(status), policy));
-            status = rule.target(status);
-        }
+        let path = born(c.actor, c.steps)?;
         let mut row = c.row;
-        row.status = Set(status);
+        row.status = Set(path.last().map_or(Status::Draft, |b| b.to));
         row.status_since = Set(c.at);
         row.version = Set(1 + path.len() as i32);
         rows.push(row);
-        paths.push((path, c.at));
+        paths.push((path, c.notify, c.at));
     }
     let inserted = repo::insert_cases(db, rows).await?;
     let mut events = Vec::new();
     let mut tally = Tally::default();
-    for (case, (path, at)) in inserted.iter().zip(&paths) {
+    for (case, (path, _, at)) in inserted.iter().zip(&paths) {
         if let (Some(community), Some(programme)) = (case.community_id, case.programme) {
-            let acts: Vec<(Action, DateTime<Utc>)> = path.iter().map(|p| (p.1, *at)).collect();
+            let acts: Vec<(Action, DateTime<Utc>)> =
+                path.iter().map(|b| (b.rule.action, *at)).collect();
             tally.add_case(community, programme, case.status, *at, &acts);
         }
-        for (from, action, to, policy) in path {
-            events.push(application_event::ActiveModel {
-                application_id: Set(case.id),
-                actor_id: Set(actor.id()),
-                action: Set(*action),
-                from_status: Set(Some(*from)),
-                to_status: Set(*to),
-                policy_version: Set(policy.clone()),
-                created_at: Set(*at),
-                ..Default::default()
-            });
-        }
+        events.extend(path.iter().map(|b| application_event::ActiveModel {
+            application_id: Set(case.id),
+            actor_id: Set(b.actor.id()),
+            action: Set(b.rule.action),
+            from_status: Set(Some(b.from)),
+            to_status: Set(b.to),
+            policy_version: Set(b.policy.clone()),
+            created_at: Set(*at),
+            ..Default::default()
+        }));
     }
     let mut written = repo::insert_case_events(db, events).await?.into_iter();
     tally.append(db).await?;
-    Ok(inserted
-        .into_iter()
-        .zip(&paths)
-        .map(|(case, (path, _))| Created {
-            case,
-            event_ids: written.by_ref().take(path.len()).map(|e| e.id).collect(),
-        })
-        .collect())
+    let mut created = Vec::with_capacity(inserted.len());
+    let (mut messages, mut latest) = (Vec::new(), None);
+    for (case, (path, notify, at)) in inserted.into_iter().zip(paths) {
+        let event_ids: Vec<i64> = written.by_ref().take(path.len()).map(|e| e.id).collect();
+        for ((b, facts), event_id) in path.iter().zip(notify).zip(&event_ids) {
+            messages.extend(compose(b.rule, &case, *event_id, None, facts, at));
+            latest = latest.max(Some(at));
+        }
+        created.push(Created { case, event_ids });
+    }
+    if let Some(at) = latest {
+        notifications::enqueue_many(db, messages, at).await?;
+    }
+    Ok(created)
+}
+
+/// The steps of a case born whole, each checked from the status the one before left.
+fn born(actor: Actor, steps: Vec<(Action, Option<String>)>) -> Result<Vec<Born>, LifecycleError> {
+    let mut status = Status::Draft;
+    let mut path = Vec::with_capacity(steps.len());
+    for (action, policy) in steps {
+        // A step the service takes (the eligibility result) is the system's.
+        let (rule, by) = match case_table::system_transition(status, action) {
+            Ok(rule) => (rule, Actor::System),
+            Err(_) => (
+                actor
+                    .rule(status, action)
+                    .map_err(|_| LifecycleError::WrongStatus(status))?,
+                actor,
+            ),
+        };
+        let to = rule.target(status);
+        path.push(Born {
+            rule,
+            actor: by,
+            from: status,
+            to,
+            policy,
+        });
+        status = to;
+    }
+    Ok(path)
 }

@@ -1064,11 +1064,12 @@ async fn a_one_shot_submission_takes_few_statements_and_the_number_row_late() {
     let status = filed.expect(201)["status"].clone();
     assert!(status == "eligible" || status == "ineligible", "{status}");
     let sql = log.lock().unwrap().clone();
-    // Outside the transaction: the session, and the answer read back after the commit.
+    // Outside the writer's transaction: the session, and the answer read back after the
+    // commit. Inside: the key and member look-ups, the policy, the number, the inserts.
     let first = sql
         .iter()
-        .position(|s| s.starts_with(r#"INSERT INTO "application" "#))
-        .expect("the case is inserted");
+        .position(|s| s.starts_with("SELECT") && s.contains(r#"FROM "idempotency_record""#))
+        .expect("the key is looked up");
     let last = sql
         .iter()
         .position(|s| s.starts_with(r#"INSERT INTO "idempotency_record""#))
@@ -1076,7 +1077,7 @@ async fn a_one_shot_submission_takes_few_statements_and_the_number_row_late() {
     let txn = &sql[first..=last];
     assert!(
         txn.len() <= 11,
-        "{} statements in the submission's transaction:\n{}",
+        "{} statements in the filing's transaction:\n{}",
         txn.len(),
         txn.join("\n")
     );
@@ -1084,30 +1085,28 @@ async fn a_one_shot_submission_takes_few_statements_and_the_number_row_late() {
         !sql.iter().any(|s| s.contains("COUNT(*)")),
         "a one-shot submission leaves no draft, so open drafts are not counted"
     );
-    // The shared rows: the number is the only one, and after it come only the writes
-    // that carry it (the case, its events, deltas, messages, decision, key record).
     assert!(
         !sql.iter()
             .any(|s| s.contains("funnel_count") || s.contains("status_count")),
         "no counter row is updated in the request"
     );
-    let number_at = sql
+    // The number is the one shared row, taken once, after every read: what follows it
+    // are the inserts of the filing's rows.
+    let count = |prefix: &str| txn.iter().filter(|s| s.starts_with(prefix)).count();
+    assert_eq!(count(r#"INSERT INTO "number_sequence""#), 1);
+    let number_at = txn
         .iter()
         .position(|s| s.contains("number_sequence"))
-        .expect("a number was taken");
+        .unwrap();
     assert!(
-        last - number_at <= 6,
-        "the number row is held for {} statements:\n{}",
-        last - number_at,
-        sql[number_at..=last].join("\n")
+        txn[number_at + 1..].iter().all(|s| s.starts_with("INSERT")),
+        "only inserts after the number:\n{}",
+        txn[number_at..].join("\n")
     );
-    assert!(
-        txn.iter().any(|s| s.starts_with("SELECT")),
-        "the checks read (member-key matches, the policy) inside the transaction"
-    );
-    // One write of the case and one of its events for the submission and its result.
-    let count = |prefix: &str| txn.iter().filter(|s| s.starts_with(prefix)).count();
-    assert_eq!(count(r#"UPDATE "application""#), 1, "{}", txn.join("\n"));
+    // The case is born submitted and decided: one insert, no update; one insert each
+    // for its events, messages and counter deltas.
+    assert_eq!(count(r#"UPDATE "application""#), 0, "{}", txn.join("\n"));
+    assert_eq!(count(r#"INSERT INTO "application" "#), 1);
     assert_eq!(count(r#"INSERT INTO "application_event""#), 1);
     assert_eq!(count(r#"INSERT INTO "outbox_message""#), 1);
     assert_eq!(count(r#"INSERT INTO "counter_delta""#), 1);
