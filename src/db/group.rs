@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbBackend, DbErr};
 use tokio::sync::{mpsc, oneshot};
 
 /// How a group is formed.
@@ -203,6 +203,9 @@ impl GroupCommit {
         T: Send + 'static,
         E: From<DbErr> + Send + 'static,
     {
+        if db.get_database_backend() == DbBackend::Postgres {
+            return alone_in_parallel(db, job).await;
+        }
         let (answer, answered) = oneshot::channel::<Result<T, E>>();
         let alone: Alone = Box::new(move |txn| {
             Box::pin(async move {
@@ -239,7 +242,28 @@ impl GroupCommit {
     fn send(&self, db: &DatabaseConnection, limits: Limits, job: Job) -> Result<(), DbErr> {
         let queue = self.queue.get_or_init(|| {
             let (queue, jobs) = mpsc::unbounded_channel();
-            tokio::spawn(write_groups(db.clone(), jobs, limits, self.totals.clone()));
+            let writer = write_groups(db.clone(), jobs, limits, self.totals.clone());
+            // The writer runs on a thread of its own: as one task among the requests'
+            // it waited behind them for every statement's answer (each wake-up from the
+            // database driver queues it again), which made a group's dozen statements
+            // take tens of milliseconds under load.
+            let own = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match own {
+                Ok(rt) => {
+                    let spawned = std::thread::Builder::new()
+                        .name("anju-group-writer".into())
+                        .spawn(move || rt.block_on(writer));
+                    if let Err(e) = spawned {
+                        tracing::error!(error = %e, "the group writer's thread did not start");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the group writer runs among the requests");
+                    tokio::spawn(writer);
+                }
+            }
             queue
         });
         queue
@@ -253,6 +277,28 @@ impl GroupCommit {
                 "the group writer stopped before the group committed".into(),
             ))
         })?
+    }
+}
+
+/// A single job on PostgreSQL: a transaction of its own, in parallel with the others.
+/// PostgreSQL lets writers run side by side and already flushes concurrent commits
+/// together; queueing single jobs behind one writer would only serialise their round
+/// trips. (Batches still gain there: one statement a table for the whole group.)
+async fn alone_in_parallel<T, E, F>(db: &DatabaseConnection, job: F) -> Result<T, E>
+where
+    F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<T, E>>,
+    E: From<DbErr>,
+{
+    let txn = super::begin_write(db).await?;
+    match job(&txn.txn).await {
+        Ok(out) => {
+            txn.commit().await?;
+            Ok(out)
+        }
+        Err(e) => {
+            txn.rollback().await?;
+            Err(e)
+        }
     }
 }
 

@@ -25,20 +25,34 @@ fn sequence(number: &serde_json::Value) -> u32 {
     n.rsplit('-').next().unwrap().parse().unwrap()
 }
 
+/// Whether this run is on PostgreSQL, where single writes (drafts, a saved draft's
+/// submission) take transactions of their own in parallel and only batches (one-shot
+/// filings) go to the writer.
+fn on_postgres() -> bool {
+    std::env::var("ANJU_TEST_POSTGRES_URL").is_ok()
+}
+
 #[tokio::test]
 async fn a_group_commits_together_and_its_failing_submissions_take_back_only_their_own_writes() {
-    let app = grouping_by(4).await;
+    // The writer's jobs below: three filings, and on SQLite the stale submission too.
+    let queued = if on_postgres() { 3 } else { 4 };
+    let app = grouping_by(queued).await;
     let first = app.applicant("13800008801").await;
     let second = app.applicant("13800008802").await;
     let third = app.applicant("13800008803").await;
-    // Drafts are saved through the writer too: four, so they close a group at once.
+    // On SQLite drafts are saved through the writer too: as many as close a group.
     let form = household();
     let ((draft, version), _, _, _) = tokio::join!(
         app.draft(&third, &form),
         app.draft(&third, &form),
         app.draft(&third, &form),
-        app.draft(&third, &form),
+        async {
+            if !on_postgres() {
+                app.draft(&third, &form).await;
+            }
+        },
     );
+    let drafts = if on_postgres() { 3 } else { 4 };
     let writer = app.state.cache::<GroupCommit>();
     let (groups, jobs) = writer.totals();
 
@@ -54,8 +68,8 @@ async fn a_group_commits_together_and_its_failing_submissions_take_back_only_the
     );
     assert_eq!(
         writer.totals(),
-        (groups + 1, jobs + 4),
-        "the four submissions were one group"
+        (groups + 1, jobs + queued as u64),
+        "the submissions were one group"
     );
 
     // The repeated key filed once: both answers name the one case.
@@ -77,7 +91,7 @@ async fn a_group_commits_together_and_its_failing_submissions_take_back_only_the
     let mut numbers = vec![sequence(&a["number"]), sequence(&spouse["number"])];
     numbers.sort();
     assert_eq!(numbers, [1, 2]);
-    assert_eq!(app.count(application::Entity).await, 2 + 4);
+    assert_eq!(app.count(application::Entity).await, 2 + drafts);
     assert_eq!(app.count(idempotency_record::Entity).await, 2);
 
     // The two households of one group share the spouse, and flag each other.
