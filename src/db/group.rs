@@ -443,27 +443,42 @@ async fn store_batch(
     items: Vec<Item>,
     replies: &mut Vec<(bool, Reply)>,
 ) -> Result<(), DbErr> {
-    let savepoint = txn.savepoint().await?;
+    let savepoint = match txn.savepoint().await {
+        Ok(savepoint) => savepoint,
+        Err(e) => return fail_batch(store, items, e, replies).await,
+    };
     let items = match store.store(Ok(&savepoint), items).await {
         Ok(stored) => {
             replies.extend(stored);
             return end(savepoint, true).await;
         }
         Err((e, items)) => {
-            end(savepoint, false).await?;
+            if let Err(broken) = end(savepoint, false).await {
+                return fail_batch(store, items, broken, replies).await;
+            }
             tracing::warn!(error = %e, items = items.len(), "a batch failed; storing its items one by one");
             items
         }
     };
-    for item in items {
-        let savepoint = txn.savepoint().await?;
+    let mut items = items.into_iter();
+    while let Some(item) = items.next() {
+        let savepoint = match txn.savepoint().await {
+            Ok(savepoint) => savepoint,
+            Err(e) => {
+                let rest = std::iter::once(item).chain(items).collect();
+                return fail_batch(store, rest, e, replies).await;
+            }
+        };
         match store.store(Ok(&savepoint), vec![item]).await {
             Ok(stored) => {
                 replies.extend(stored);
                 end(savepoint, true).await?;
             }
             Err((e, item)) => {
-                end(savepoint, false).await?;
+                if let Err(broken) = end(savepoint, false).await {
+                    let rest = item.into_iter().chain(items).collect();
+                    return fail_batch(store, rest, broken, replies).await;
+                }
                 if let Ok(failed) = store.store(Err(&e), item).await {
                     replies.extend(failed);
                 }
@@ -471,4 +486,17 @@ async fn store_batch(
         }
     }
     Ok(())
+}
+
+/// Answers a batch's items with `e` (the group is broken) and hands the error on.
+async fn fail_batch(
+    store: &Arc<dyn Store>,
+    items: Vec<Item>,
+    e: DbErr,
+    replies: &mut Vec<(bool, Reply)>,
+) -> Result<(), DbErr> {
+    if let Ok(failed) = store.store(Err(&e), items).await {
+        replies.extend(failed);
+    }
+    Err(e)
 }
