@@ -35,8 +35,8 @@ use crate::clock::local_date;
 use crate::db::group::{Batch, BoxFuture};
 use crate::eligibility::engine::{self, Decision, Facts};
 use crate::i18n::Lang;
+use crate::lifecycle::Action;
 use crate::lifecycle::case_writer::{self, Locked, NewCase};
-use crate::lifecycle::{Action, Status};
 use crate::notifications::templates::Facts as MessageFacts;
 use crate::places::Place;
 use crate::state::AppState;
@@ -238,28 +238,27 @@ fn prepare(
         community: f.community.name.clone(),
         ..Default::default()
     }];
-    let mut status = Status::Submitted;
     match &decision {
         Some(d) => {
             overlay(&mut row, eligibility_columns(d, &f.warnings)?);
-            let (action, to) = if d.eligible {
-                (Action::PassEligibility, Status::Eligible)
+            let action = if d.eligible {
+                Action::PassEligibility
             } else {
-                (Action::FailEligibility, Status::Ineligible)
+                Action::FailEligibility
             };
             steps.push((action, Some(d.policy_version.clone())));
             notify.push(MessageFacts {
                 failed: failed_rules(d, Lang::from(f.household.language)),
                 ..Default::default()
             });
-            status = to;
         }
         None => tracing::warn!("no policy in force; a filed case waits in submitted"),
     }
+    // The id and the status are the stored case's (see `write`).
     let receipt = Receipt {
         application_id: 0,
         number,
-        status: status.as_str().to_string(),
+        status: String::new(),
         submitted_at: now,
         community_code: f.community.code.clone(),
         warnings: f.warnings.clone(),
@@ -314,6 +313,7 @@ async fn write(
             decisions.push((c.case.id, *event, d, now));
         }
         receipt.application_id = c.case.id;
+        receipt.status = c.case.status.as_str().to_string();
         records.push(idempotency_record::Model {
             user_id: f.viewer.user_id,
             key: f.key.key.clone(),

@@ -190,8 +190,9 @@ impl GroupCommit {
     }
 
     /// Runs `job` in the next group and answers after that group's commit. The job's
-    /// error rolls back its own writes only. Must be called inside the Tokio runtime
-    /// (the first call starts the writer there).
+    /// error rolls back its own writes only. Must be called inside the Tokio runtime.
+    /// The first call (of `run` or `run_batch`) starts the writer with its `db` and
+    /// `limits`; later calls' are not looked at.
     pub async fn run<T, E, F>(
         &self,
         db: &DatabaseConnection,

@@ -93,6 +93,8 @@ async fn a_group_commits_together_and_its_failing_submissions_take_back_only_the
     assert_eq!(numbers, [1, 2]);
     assert_eq!(app.count(application::Entity).await, 2 + drafts);
     assert_eq!(app.count(idempotency_record::Entity).await, 2);
+    // Nobody is told about what was rolled back: a receipt and a result for each case.
+    assert_eq!(app.count(entity::outbox_message::Entity).await, 4);
 
     // The two households of one group share the spouse, and flag each other.
     let flags = duplicate_flag::Entity::find()
