@@ -481,9 +481,8 @@ impl ApplicationApi {
             key,
             request_hash: hex::encode(Sha256::digest(format!("create:{canonical}"))),
         };
-        let (id, replayed) =
+        let (d, replayed) =
             super::submission::create_and_submit(&self.state, &auth.0, body.0, key).await?;
-        let d = service::get(&self.state, &auth.0, id).await?;
         Ok(CreatedResponse::Created(
             Json(d.into()),
             replayed.then(|| "true".into()),

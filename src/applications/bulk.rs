@@ -121,7 +121,7 @@ pub async fn import(state: &AppState, chunk: Vec<Incoming>) -> Result<Imported, 
     for (c, (decision, hashes, at)) in created.iter().zip(&decided) {
         keys.extend(repo::key_rows(c.case.id, hashes));
         // The decision belongs to the second step: the eligibility result.
-        decisions.push((c.case.id, c.event_ids[1], decision, *at));
+        decisions.push((c.case.id, c.events[1].id, decision, *at));
     }
     repo::insert_keys(&txn, keys).await?;
     crate::eligibility::service::record_many(&txn, &decisions).await?;

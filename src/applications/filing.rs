@@ -37,6 +37,7 @@ use crate::eligibility::engine::{self, Decision, Facts};
 use crate::i18n::Lang;
 use crate::lifecycle::Action;
 use crate::lifecycle::case_writer::{self, Locked, NewCase};
+use crate::lifecycle::history::CaseEvent;
 use crate::notifications::templates::Facts as MessageFacts;
 use crate::places::Place;
 use crate::state::AppState;
@@ -57,14 +58,29 @@ pub(super) struct Filing {
     pub prefix: String,
 }
 
-/// The filings' batch: answers each with the case id and whether it was a replay.
+/// The filings' batch: answers each with what it became.
 pub(super) struct Filings(pub AppState);
 
-type Filed = Result<(i64, bool), ApplicationError>;
+/// What a filing became.
+pub(super) enum Became {
+    /// Stored with the group: the case as written, so its answer needs no read.
+    Stored(Box<StoredCase>),
+    /// Filed alone, or a replay (`true`): the case's id; its answer is read back.
+    Id(i64, bool),
+}
+
+/// A case stored with its group, as the inserts returned it.
+pub(super) struct StoredCase {
+    pub case: application::Model,
+    pub events: Vec<CaseEvent>,
+    pub decision: Option<Decision>,
+}
+
+type Filed = Result<Became, ApplicationError>;
 
 impl Batch for Filings {
     type Item = Filing;
-    type Out = (i64, bool);
+    type Out = Became;
     type Err = ApplicationError;
 
     fn store<'t>(
@@ -84,8 +100,8 @@ async fn file_many(
     let now = state.clock.now();
     let mut out: Vec<Option<Filed>> = (0..items.len()).map(|_| None).collect();
     let (together, alone) = sort_out(txn, &items, &mut out).await?;
-    for (i, id) in store_together(txn, &items, &together, now).await? {
-        out[i] = Some(Ok((id, false)));
+    for (i, stored) in store_together(txn, &items, &together, now).await? {
+        out[i] = Some(Ok(Became::Stored(Box::new(stored))));
     }
     for i in alone {
         out[i] = Some(file_alone(state, txn, &items[i]).await?);
@@ -125,7 +141,7 @@ async fn sort_out(
             .find(|r| r.user_id == user && r.key == f.key.key)
         {
             out[i] = Some(if r.request_hash == f.key.request_hash {
-                Ok((r.application_id, true))
+                Ok(Became::Id(r.application_id, true))
             } else {
                 Err(ApplicationError::KeyReused)
             });
@@ -159,7 +175,7 @@ async fn file_alone(
         let case = Locked::inserted(repo::insert(&savepoint, f.row.clone()).await?);
         let id = case.case().id;
         submit_in(state, &savepoint, &f.viewer, case, None, &f.key).await?;
-        Ok((id, false))
+        Ok(Became::Id(id, false))
     }
     .await;
     match filed {
@@ -175,13 +191,13 @@ struct Ready {
     receipt: Receipt,
 }
 
-/// Stores the filings at `picked` together; returns each one's index and case id.
+/// Stores the filings at `picked` together; returns each one's index and case.
 async fn store_together(
     txn: &DatabaseTransaction,
     items: &[Filing],
     picked: &[usize],
     now: DateTime<Utc>,
-) -> Result<Vec<(usize, i64)>, DbErr> {
+) -> Result<Vec<(usize, StoredCase)>, DbErr> {
     if picked.is_empty() {
         return Ok(Vec::new());
     }
@@ -294,7 +310,7 @@ async fn write(
     picked: &[usize],
     ready: Vec<Ready>,
     now: DateTime<Utc>,
-) -> Result<Vec<(usize, i64)>, DbErr> {
+) -> Result<Vec<(usize, StoredCase)>, DbErr> {
     let (cases, rest): (Vec<NewCase>, Vec<(Option<Decision>, Receipt)>) = ready
         .into_iter()
         .map(|r| (r.case, (r.decision, r.receipt)))
@@ -309,8 +325,8 @@ async fn write(
         let f = &items[i];
         let mut receipt = receipt.clone();
         keys.extend(repo::key_rows(c.case.id, &f.hashes));
-        if let (Some(d), Some(event)) = (decision, c.event_ids.last()) {
-            decisions.push((c.case.id, *event, d, now));
+        if let (Some(d), Some(event)) = (decision, c.events.last()) {
+            decisions.push((c.case.id, event.id, d, now));
         }
         receipt.application_id = c.case.id;
         receipt.status = c.case.status.as_str().to_string();
@@ -329,7 +345,14 @@ async fn write(
     repo::insert_idempotency_many(txn, records).await?;
     Ok(picked
         .iter()
-        .zip(&created)
-        .map(|(&i, c)| (i, c.case.id))
+        .zip(created.into_iter().zip(rest))
+        .map(|(&i, (c, (decision, _)))| {
+            let stored = StoredCase {
+                case: c.case,
+                events: c.events,
+                decision,
+            };
+            (i, stored)
+        })
         .collect())
 }

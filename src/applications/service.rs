@@ -468,15 +468,6 @@ pub async fn detail_of(
     viewer: &Viewer,
     case: application::Model,
 ) -> Result<CaseDetail, ApplicationError> {
-    let form = repo::form_of(&case)?;
-    let warnings = repo::warnings_of(&case)?;
-    let community = match case.community_id {
-        Some(cid) => places::service::by_ids_cached(state, &[cid])
-            .await?
-            .into_iter()
-            .next(),
-        None => None,
-    };
     let events = history::of_case(&state.db, case.id).await?;
     let staff_view = viewer.is_staff();
     let duplicates = if staff_view {
@@ -485,15 +476,37 @@ pub async fn detail_of(
         vec![]
     };
     let decision = eligibility::service::latest(&state.db, case.id).await?;
+    let mut detail = fresh_detail(state, case, events, decision).await?;
+    detail.duplicates = duplicates;
+    detail.staff_view = staff_view;
+    Ok(detail)
+}
+
+/// The household's view of a case from its row, events and decision as they are: what a
+/// filing answers with the rows it has just written, reading nothing back (the
+/// community comes from the place cache).
+pub(super) async fn fresh_detail(
+    state: &AppState,
+    case: application::Model,
+    events: Vec<CaseEvent>,
+    decision: Option<Decision>,
+) -> Result<CaseDetail, ApplicationError> {
+    let community = match case.community_id {
+        Some(cid) => places::service::by_ids_cached(state, &[cid])
+            .await?
+            .into_iter()
+            .next(),
+        None => None,
+    };
     Ok(CaseDetail {
+        form: repo::form_of(&case)?,
+        warnings: repo::warnings_of(&case)?,
         decision,
         case,
-        form,
         community,
         events,
-        duplicates,
-        warnings,
-        staff_view,
+        duplicates: vec![],
+        staff_view: false,
     })
 }
 

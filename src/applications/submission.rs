@@ -9,10 +9,10 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr};
 use serde::{Deserialize, Serialize};
 
 use super::domain::{self, Warning};
-use super::filing::{Filing, Filings};
+use super::filing::{Became, Filing, Filings, StoredCase};
 use super::repository as repo;
 use super::service::{
-    ApplicationError, Viewer, form_columns, in_group, lock_visible, resolve_community,
+    ApplicationError, CaseDetail, Viewer, form_columns, in_group, lock_visible, resolve_community,
 };
 use crate::access::Principal;
 use crate::clock::local_date;
@@ -95,24 +95,51 @@ async fn replay(
 /// Files a complete form in one request (one-shot submission): checked here, then
 /// stored by the group writer with the filings queued beside it, born submitted and
 /// decided, so a form that does not pass leaves no draft behind.
-/// Exactly once per idempotency key; the case id (fresh or replayed) and whether it was
-/// replayed.
+/// Exactly once per idempotency key; the case (fresh or replayed) and whether it was
+/// replayed. A case stored with its group is answered from the rows written, unless the
+/// filer is staff (their view of it is on record, as every staff view is); any other is
+/// read back.
 pub async fn create_and_submit(
     state: &AppState,
     caller: &Principal,
     form: super::form::Form,
     key: IdempotencyKey,
-) -> Result<(i64, bool), ApplicationError> {
+) -> Result<(CaseDetail, bool), ApplicationError> {
     let viewer = Viewer::of(state, caller).await?;
+    let (id, replayed) = match file_once(state, &viewer, form, key).await? {
+        Became::Stored(c) if !viewer.is_staff() => {
+            let StoredCase {
+                case,
+                events,
+                decision,
+            } = *c;
+            return Ok((
+                super::service::fresh_detail(state, case, events, decision).await?,
+                false,
+            ));
+        }
+        Became::Stored(c) => (c.case.id, false),
+        Became::Id(id, replayed) => (id, replayed),
+    };
+    Ok((super::service::get(state, caller, id).await?, replayed))
+}
+
+/// [`create_and_submit`] up to the commit: what the filing became.
+async fn file_once(
+    state: &AppState,
+    viewer: &Viewer,
+    form: super::form::Form,
+    key: IdempotencyKey,
+) -> Result<Became, ApplicationError> {
     let replayed = |out: Option<Submitted>| match out {
         Some(Submitted::Fresh(r) | Submitted::Replayed(r)) => Some(r.application_id),
         None => None,
     };
     let attempt = async {
-        let row = super::service::draft_row(state, &viewer, &form, false).await?;
+        let row = super::service::draft_row(state, viewer, &form, false).await?;
         // A form that cannot pass is answered here, without taking the writer's time.
         let (household, warnings, community) =
-            checked_form(state, &viewer, form, state.clock.now()).await?;
+            checked_form(state, viewer, form, state.clock.now()).await?;
         let filing = Filing {
             hashes: member_hashes(state, &household),
             prefix: number_prefix(state, &community).await?,
@@ -139,7 +166,7 @@ pub async fn create_and_submit(
         // Lost a race with an identical request: its case is the answer.
         Err(err @ ApplicationError::Db(_)) => {
             match replayed(replay(&state.db, viewer.user_id, &key).await?) {
-                Some(id) => Ok((id, true)),
+                Some(id) => Ok(Became::Id(id, true)),
                 None => Err(err),
             }
         }

@@ -417,7 +417,7 @@ pub struct NewCase {
 /// A case written by [`create_many`], with its events in step order.
 pub struct Created {
     pub case: application::Model,
-    pub event_ids: Vec<i64>,
+    pub events: Vec<application_event::Model>,
 }
 
 /// One step of a case born whole, checked against the table.
@@ -473,12 +473,12 @@ pub async fn create_many(
     let mut created = Vec::with_capacity(inserted.len());
     let (mut messages, mut latest) = (Vec::new(), None);
     for (case, (path, notify, at)) in inserted.into_iter().zip(paths) {
-        let event_ids: Vec<i64> = written.by_ref().take(path.len()).map(|e| e.id).collect();
-        for ((b, facts), event_id) in path.iter().zip(notify).zip(&event_ids) {
-            messages.extend(compose(b.rule, &case, *event_id, None, facts, at));
+        let events: Vec<application_event::Model> = written.by_ref().take(path.len()).collect();
+        for ((b, facts), event) in path.iter().zip(notify).zip(&events) {
+            messages.extend(compose(b.rule, &case, event.id, None, facts, at));
             latest = latest.max(Some(at));
         }
-        created.push(Created { case, event_ids });
+        created.push(Created { case, events });
     }
     if let Some(at) = latest {
         notifications::enqueue_many(db, messages, at).await?;

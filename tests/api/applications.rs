@@ -975,6 +975,14 @@ async fn a_complete_form_with_a_key_is_filed_in_one_request_exactly_once() {
     assert_eq!(case["status"], "eligible", "{case}");
     assert!(case["number"].as_str().unwrap().starts_with("410104003-"));
     assert!(filed.headers.get("Idempotency-Replayed").is_none());
+    // Answered from the rows it wrote, it is exactly the case as stored: the same as
+    // reading it back, history and decision included.
+    let read = app
+        .get(&format!("/api/v1/applications/{}", case["id"]), Some(&t))
+        .await;
+    assert_eq!(read.expect(200), &case);
+    assert_eq!(case["events"].as_array().map(Vec::len), Some(2), "{case}");
+    assert!(case["eligibility"]["eligible"].is_boolean(), "{case}");
     let (cases, mails) = (
         app.count(application::Entity).await,
         app.count(outbox_message::Entity).await,
@@ -1075,6 +1083,11 @@ async fn a_one_shot_submission_takes_few_statements_and_the_number_row_late() {
         .position(|s| s.starts_with(r#"INSERT INTO "idempotency_record""#))
         .expect("the key is recorded");
     let txn = &sql[first..=last];
+    assert!(
+        !sql[last..].iter().any(|s| s.starts_with("SELECT")),
+        "the answer is built from the rows written, nothing read back:\n{}",
+        sql[last..].join("\n")
+    );
     assert!(
         txn.len() <= 11,
         "{} statements in the filing's transaction:\n{}",
