@@ -14,6 +14,10 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
+    /// The user's staff scope when the session was opened: place ids, comma-separated
+    /// ("" for none); `None` for a session from before the column (read it instead). A
+    /// change of a user's scope must rewrite their live sessions' copy.
+    pub scope: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,7 @@ mod m20261201_000009_calendar_and_appeals;
 mod m20261201_000010_reverification;
 mod m20261201_000011_allocation;
 mod m20261202_000012_counter_delta;
+mod m20261202_000013_session_scope;
 
 mod holidays;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_reverification::Migration),
             Box::new(m20261201_000011_allocation::Migration),
             Box::new(m20261202_000012_counter_delta::Migration),
+            Box::new(m20261202_000013_session_scope::Migration),
         ]
     }
 }

@@ -205,6 +205,10 @@ pub async fn by_ids(
     db: &impl ConnectionTrait,
     ids: &[i64],
 ) -> Result<Vec<application::Model>, DbErr> {
+    // No statement for no ids (a case without duplicate flags, most of them).
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     application::Entity::find()
         .filter(application::Column::Id.is_in(ids.iter().copied()))
         .all(db)
@@ -455,22 +459,24 @@ pub async fn insert_idempotency(
     Ok(())
 }
 
-pub async fn record_access(
+/// Puts staff views of cases on record, in one statement.
+pub async fn record_access_many(
     db: &impl ConnectionTrait,
-    application_id: i64,
-    user_id: i64,
-    what: &str,
-    at: DateTime<Utc>,
+    views: Vec<super::service::Viewed>,
 ) -> Result<(), DbErr> {
-    case_access::ActiveModel {
-        application_id: Set(application_id),
-        user_id: Set(user_id),
-        what: Set(what.to_string()),
-        at: Set(at),
-        ..Default::default()
+    if views.is_empty() {
+        return Ok(());
     }
-    .insert(db)
-    .await?;
+    let rows = views.into_iter().map(|v| case_access::ActiveModel {
+        application_id: Set(v.application_id),
+        user_id: Set(v.user_id),
+        what: Set(v.what.to_string()),
+        at: Set(v.at),
+        ..Default::default()
+    });
+    case_access::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 

@@ -454,13 +454,58 @@ pub async fn get(
 ) -> Result<CaseDetail, ApplicationError> {
     let viewer = Viewer::of(state, caller).await?;
     let case = visible(&state.db, &viewer, id).await?;
-    if viewer.is_staff() {
-        // Every view of a case's full personal data by staff is on record.
-        let txn = crate::db::begin_write(&state.db).await?;
-        repo::record_access(&txn, id, viewer.user_id, "detail", state.clock.now()).await?;
-        txn.commit().await?;
+    if !viewer.is_staff() {
+        return detail_of(state, &viewer, case).await;
     }
-    detail_of(state, &viewer, case).await
+    // Every view of a case's full personal data by staff is on record: the case is
+    // answered only once its view has committed (read meanwhile).
+    let view = Viewed {
+        application_id: id,
+        user_id: viewer.user_id,
+        what: "detail",
+        at: state.clock.now(),
+    };
+    let (writer, views) = (
+        state.cache::<crate::db::group::GroupCommit>(),
+        std::sync::Arc::new(Views),
+    );
+    let recorded = writer.run_batch(&state.db, state.settings.group_limits(), &views, view);
+    let ((), detail) = tokio::try_join!(
+        async { recorded.await.map_err(ApplicationError::from) },
+        detail_of(state, &viewer, case)
+    )?;
+    Ok(detail)
+}
+
+/// A staff member's view of a case, to be put on record.
+#[derive(Clone)]
+pub(super) struct Viewed {
+    pub application_id: i64,
+    pub user_id: i64,
+    pub what: &'static str,
+    pub at: DateTime<Utc>,
+}
+
+/// The views recorded by the group writer: those queued together in one insert, in the
+/// commit of the writes beside them.
+pub(super) struct Views;
+
+impl crate::db::group::Batch for Views {
+    type Item = Viewed;
+    type Out = ();
+    type Err = DbErr;
+
+    fn store<'t>(
+        &'t self,
+        txn: &'t sea_orm::DatabaseTransaction,
+        items: Vec<Viewed>,
+    ) -> crate::db::group::BoxFuture<'t, crate::db::group::Stored<Self>> {
+        Box::pin(async move {
+            let n = items.len();
+            repo::record_access_many(txn, items).await?;
+            Ok((0..n).map(|_| Ok(())).collect())
+        })
+    }
 }
 
 pub async fn detail_of(

@@ -124,6 +124,24 @@ pub async fn scope_of(db: &impl ConnectionTrait, user_id: i64) -> Result<Vec<i64
         .collect())
 }
 
+/// Place ids as a session stores them: "3,17"; "" for none.
+fn join_ids(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// The scope a session carries; `None` if it has none recorded (opened before sessions
+/// carried it) or the copy cannot be read, and then the caller reads `scope_of`.
+pub fn session_scope(session: &session_token::Model) -> Option<Vec<i64>> {
+    let text = session.scope.as_deref()?;
+    if text.is_empty() {
+        return Some(Vec::new());
+    }
+    text.split(',').map(|id| id.parse().ok()).collect()
+}
+
+/// Gives a new account its scope. Only for an account being created: a session carries
+/// the scope it was opened with, so a change to a user's scope must also rewrite the
+/// `scope` of their live sessions.
 pub async fn add_scope(
     db: &impl ConnectionTrait,
     user_id: i64,
@@ -140,6 +158,7 @@ pub async fn add_scope(
     Ok(())
 }
 
+/// Opens a session carrying the user's scope as it is now (see `scope_of`).
 pub async fn insert_session(
     db: &impl ConnectionTrait,
     user_id: i64,
@@ -147,12 +166,14 @@ pub async fn insert_session(
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<session_token::Model, DbErr> {
+    let scope = scope_of(db, user_id).await?;
     session_token::ActiveModel {
         user_id: Set(user_id),
         token_hash: Set(token_hash.to_string()),
         created_at: Set(now),
         expires_at: Set(expires_at),
         revoked_at: Set(None),
+        scope: Set(Some(join_ids(&scope))),
         ..Default::default()
     }
     .insert(db)

@@ -382,10 +382,12 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Princi
     let Some(role) = Some(user.role).filter(|_| !user.disabled) else {
         return Ok(None);
     };
-    let place_ids = if crate::auth::domain::scope_kind(role).is_some() {
-        repo::scope_of(&state.db, user.id).await?
-    } else {
+    let place_ids = if crate::auth::domain::scope_kind(role).is_none() {
         vec![]
+    } else if let Some(ids) = repo::session_scope(&session) {
+        ids
+    } else {
+        repo::scope_of(&state.db, user.id).await?
     };
     Ok(Some(Principal {
         user_id: user.id,

@@ -1026,3 +1026,67 @@ async fn the_same_objection_twice_is_stored_once() {
         .unwrap();
     assert_eq!(events.len(), 1, "one event for one objection");
 }
+
+#[tokio::test]
+async fn a_reviewers_queue_page_and_case_detail_take_few_statements() {
+    let (app, log) = TestApp::spawn_recording().await;
+    let t = team(&app).await;
+    let id = eligible_case(&app, "13800001119", 19).await;
+    let queue = "/api/v1/review/queue?status=eligible&limit=20";
+    let detail = format!("/api/v1/applications/{id}");
+    // A first round warms the caches (places, policies) as a running service has.
+    app.get(queue, Some(&t.reviewer)).await.expect(200);
+    let statements = |path: String| {
+        let (app, log, token) = (&app, log.clone(), t.reviewer.clone());
+        async move {
+            log.lock().unwrap().clear();
+            let page = app.get(&path, Some(&token)).await;
+            page.expect(200);
+            (page.body, log.lock().unwrap().clone())
+        }
+    };
+    // The session with its user (and the scope it carries), then the page.
+    let (page, sql) = statements(queue.to_string()).await;
+    assert_eq!(page["items"][0]["id"], id);
+    assert_eq!(sql.len(), 2, "{}", sql.join("\n"));
+    assert!(sql[0].contains(r#"FROM "session_token""#), "{}", sql[0]);
+    // The session, the case, its events, duplicate flags (none: the other cases are not
+    // looked up) and decision; and the view put on record.
+    let (case, sql) = statements(detail.clone()).await;
+    assert_eq!(case["id"], id);
+    let selects = sql.iter().filter(|s| s.starts_with("SELECT")).count();
+    assert_eq!(selects, 5, "{}", sql.join("\n"));
+    assert!(
+        !sql.iter().any(|s| s.contains("staff_scope")),
+        "{}",
+        sql.join("\n")
+    );
+    let recorded = sql
+        .iter()
+        .filter(|s| s.starts_with(r#"INSERT INTO "case_access""#))
+        .count();
+    assert_eq!(recorded, 1);
+    let views = entity::case_access::Entity::find()
+        .filter(entity::case_access::Column::ApplicationId.eq(id))
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        views.len(),
+        1,
+        "the view is on record before it is answered"
+    );
+    assert_eq!(views[0].what, "detail");
+    // A session opened before sessions carried their scope reads it, and sees the same.
+    entity::session_token::Entity::update_many()
+        .col_expr(
+            entity::session_token::Column::Scope,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    let (page, sql) = statements(queue.to_string()).await;
+    assert_eq!(page["items"][0]["id"], id);
+    assert!(sql.iter().any(|s| s.contains(r#"FROM "staff_scope""#)));
+}
