@@ -27,6 +27,8 @@ pub struct Model {
     pub form: Json,
     /// The applicant's name as in the form, for messages and lists.
     pub applicant_name: Option<String>,
+    /// The applicant's identity number masked (`4101**********0037`), for lists.
+    pub applicant_id_masked: Option<String>,
     /// Warnings for the reviewer to confirm, as JSON.
     pub warnings: Json,
     pub household_size: i32,
@@ -59,6 +61,27 @@ pub struct Model {
     pub waitlist_number: Option<i64>,
     /// After declining an offer under a bar penalty: no offer before this day.
     pub barred_until: Option<Date>,
+}
+
+/// A case as a list shows it: the row without the form and the warnings (a queue page
+/// that read and parsed twenty forms for two masked fields spent most of its time there).
+#[derive(Clone, Debug, PartialEq, DerivePartialModel)]
+#[sea_orm(entity = "Entity")]
+pub struct Listed {
+    pub id: i64,
+    pub number: Option<String>,
+    pub status: CaseStatus,
+    pub programme: Option<Programme>,
+    pub community_id: Option<i64>,
+    pub household_size: i32,
+    pub applicant_name: Option<String>,
+    pub applicant_id_masked: Option<String>,
+    pub version: i32,
+    pub status_since: DateTimeUtc,
+    pub assigned_to: Option<i64>,
+    pub notice_ends_at: Option<DateTimeUtc>,
+    pub duplicate_open: bool,
+    pub warnings_open: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,6 +17,7 @@ mod m20261201_000010_reverification;
 mod m20261201_000011_allocation;
 mod m20261202_000012_counter_delta;
 mod m20261202_000013_session_scope;
+mod m20261202_000014_applicant_masked;
 
 mod holidays;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_allocation::Migration),
             Box::new(m20261202_000012_counter_delta::Migration),
             Box::new(m20261202_000013_session_scope::Migration),
+            Box::new(m20261202_000014_applicant_masked::Migration),
         ]
     }
 }

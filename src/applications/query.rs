@@ -9,6 +9,7 @@ use entity::enums::Programme;
 use entity::member_key;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, Order};
 
+use super::Listed;
 use super::repository as repo;
 use crate::lifecycle::Status;
 
@@ -202,6 +203,24 @@ pub async fn find(
 ) -> Result<Vec<application::Model>, DbErr> {
     let cond = q.filter().add(q.keyset());
     repo::matching(
+        db,
+        repo::in_communities(communities),
+        cond,
+        &q.order(),
+        limit,
+    )
+    .await
+}
+
+/// [`find`], as lists show the cases: without their forms (see [`Listed`]).
+pub async fn find_listed(
+    db: &impl ConnectionTrait,
+    communities: &[i64],
+    q: &CaseQuery,
+    limit: u64,
+) -> Result<Vec<Listed>, DbErr> {
+    let cond = q.filter().add(q.keyset());
+    repo::matching_listed(
         db,
         repo::in_communities(communities),
         cond,

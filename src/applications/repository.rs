@@ -136,11 +136,34 @@ pub async fn matching(
     order: &[(application::Column, sea_orm::Order)],
     limit: u64,
 ) -> Result<Vec<application::Model>, DbErr> {
+    ordered(scoped, cond, order, limit).all(db).await
+}
+
+/// [`matching`], as lists show the cases (no form, no warnings).
+pub async fn matching_listed(
+    db: &impl ConnectionTrait,
+    scoped: Select<application::Entity>,
+    cond: Condition,
+    order: &[(application::Column, sea_orm::Order)],
+    limit: u64,
+) -> Result<Vec<application::Listed>, DbErr> {
+    ordered(scoped, cond, order, limit)
+        .into_partial_model::<application::Listed>()
+        .all(db)
+        .await
+}
+
+fn ordered(
+    scoped: Select<application::Entity>,
+    cond: Condition,
+    order: &[(application::Column, sea_orm::Order)],
+    limit: u64,
+) -> Select<application::Entity> {
     let mut q = scoped.filter(cond);
     for (col, dir) in order {
         q = q.order_by(*col, dir.clone());
     }
-    q.limit(limit).all(db).await
+    q.limit(limit)
 }
 
 /// How many rows of a scoped query match `cond`.

@@ -235,6 +235,7 @@ pub(super) fn form_columns(
         community_id: Set(community.map(|c| c.id)),
         form: Set(json),
         applicant_name: Set(form.applicant().and_then(|m| m.name.clone())),
+        applicant_id_masked: Set(form.applicant_masked().1),
         household_size: Set(form.members.as_ref().map_or(0, |m| m.len() as i32)),
         contact_email: Set(form.contact_email.clone()),
         language: Set(form.language.unwrap_or(Language::Zh)),

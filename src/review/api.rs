@@ -558,16 +558,15 @@ impl ReviewApi {
             .items
             .into_iter()
             .map(|item| {
-                let form = crate::applications::service::form_of(&item.case)?;
-                let (name, id_number) = form.applicant_masked();
+                let (name, id_number) = crate::applications::applicant_masked(&item.case);
                 let days_left = item
                     .due_at
                     .map(|d| (d - now).num_seconds().div_euclid(86_400));
-                Ok(QueueItemView {
+                QueueItemView {
                     id: item.case.id,
                     number: item.case.number,
                     status: item.case.status,
-                    programme: form.programme,
+                    programme: item.case.programme,
                     community: item.community.map(|c| CommunityRef {
                         code: c.code,
                         name: c.name,
@@ -583,9 +582,9 @@ impl ReviewApi {
                     duplicate_open: item.case.duplicate_open,
                     warnings_open: item.case.warnings_open,
                     version: item.case.version,
-                })
+                }
             })
-            .collect::<Result<Vec<_>, sea_orm::DbErr>>()?;
+            .collect();
         Ok(QueueResponse::Ok(Json(QueueView {
             items,
             next_cursor: page.next_cursor,

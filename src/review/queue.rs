@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::error::ReviewError;
 use crate::access::Principal;
-use crate::applications::Case;
+use crate::applications::Listed;
 use crate::applications::form::Programme;
 use crate::applications::query::{self, CaseQuery, Deadline};
 use crate::applications::service::Viewer;
@@ -50,7 +50,7 @@ pub struct QueueQuery {
 }
 
 pub struct QueueItem {
-    pub case: Case,
+    pub case: Listed,
     pub community: Option<Place>,
     pub due_at: Option<DateTime<Utc>>,
 }
@@ -60,7 +60,7 @@ pub struct QueuePage {
     pub next_cursor: Option<String>,
 }
 
-fn encode(c: &Case) -> String {
+fn encode(c: &Listed) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
         "{}|{}",
         c.status_since.to_rfc3339(),
@@ -116,7 +116,7 @@ pub async fn queue(
         communities.retain(|c| Some(*c) == id);
     }
     let cases = case_query(&q, &viewer, &deadlines, now)?;
-    let rows = query::find(&state.reads, &communities, &cases, q.limit + 1).await?;
+    let rows = query::find_listed(&state.reads, &communities, &cases, q.limit + 1).await?;
     let more = rows.len() as u64 > q.limit;
     let rows: Vec<_> = rows.into_iter().take(q.limit as usize).collect();
     let next_cursor = if more { rows.last().map(encode) } else { None };

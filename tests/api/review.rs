@@ -1090,3 +1090,43 @@ async fn a_reviewers_queue_page_and_case_detail_take_few_statements() {
     assert_eq!(page["items"][0]["id"], id);
     assert!(sql.iter().any(|s| s.contains(r#"FROM "staff_scope""#)));
 }
+
+#[tokio::test]
+async fn the_queue_shows_the_applicant_masked_from_the_case_and_older_cases_get_it_from_their_form()
+{
+    use migration::MigratorTrait;
+    let app = TestApp::spawn().await;
+    let t = team(&app).await;
+    let id = eligible_case(&app, "13800001129", 29).await;
+    let expected = id_number("410104", "19800101", 29);
+    let masked = format!("{}**********{}", &expected[..4], &expected[14..]);
+    let queue = "/api/v1/review/queue?status=eligible";
+    let page = app.get(queue, Some(&t.reviewer)).await;
+    let item = page.expect(200)["items"][0].clone();
+    assert_eq!(item["id"], id);
+    assert_eq!(item["applicant_id_number"], masked.as_str());
+    assert!(
+        !page.body.to_string().contains(&expected),
+        "never the whole number"
+    );
+    // A database from before the column: taking the migrations back to before it and
+    // applying them again fills the column from each case's form.
+    let all = migration::Migrator::migrations();
+    let at = all
+        .iter()
+        .position(|m| m.name() == "m20261202_000014_applicant_masked")
+        .unwrap();
+    let back = u32::try_from(all.len() - at).unwrap();
+    migration::Migrator::down(&app.state.db, Some(back))
+        .await
+        .unwrap();
+    migration::Migrator::up(&app.state.db, None).await.unwrap();
+    let case = entity::application::Entity::find_by_id(id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(case.applicant_id_masked.as_deref(), Some(masked.as_str()));
+    let again = app.get(queue, Some(&t.reviewer)).await;
+    assert_eq!(again.expect(200)["items"][0], item);
+}

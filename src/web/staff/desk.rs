@@ -175,9 +175,7 @@ fn row_of(web: &Web, me: i64, item: queue::QueueItem) -> Row {
     let lang = web.lang;
     let now = web.state.clock.now();
     let case = item.case;
-    let (name, _) = crate::applications::service::form_of(&case)
-        .map(|f| f.applicant_masked())
-        .unwrap_or_default();
+    let (name, _) = crate::applications::applicant_masked(&case);
     let mut flags = vec![];
     if case.duplicate_open {
         flags.push(web.t("疑似重复", "possible duplicate").to_string());
