@@ -11,13 +11,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::Semaphore;
 
+use super::domain::HashMemory;
 use crate::state::AppState;
 
-/// The gate, kept in the state's caches, sized from the settings on first use.
+/// The gate, kept in the state's caches, sized from the settings on first use; with the
+/// hashes' working memory, one per slot at most, kept for the next hash.
 #[derive(Default)]
 pub struct HashGate {
     slots: OnceLock<Semaphore>,
     waiting: AtomicUsize,
+    memory: std::sync::Mutex<Vec<HashMemory>>,
 }
 
 /// Too many hashes asked for at once.
@@ -31,10 +34,11 @@ fn slots(state: &AppState) -> usize {
     }
 }
 
-/// Runs `f` (a hash or a verification) when a slot is free; `Busy` if the queue is full.
+/// Runs `f` (a hash or a verification) when a slot is free, in a slot's working memory;
+/// `Busy` if the queue is full.
 pub async fn bounded<T: Send + 'static>(
     state: &AppState,
-    f: impl FnOnce() -> T + Send + 'static,
+    f: impl FnOnce(&mut HashMemory) -> T + Send + 'static,
 ) -> Result<T, Busy> {
     let gate = state.cache::<HashGate>();
     let slots = gate.slots.get_or_init(|| Semaphore::new(slots(state)));
@@ -46,7 +50,13 @@ pub async fn bounded<T: Send + 'static>(
     };
     gate.waiting.fetch_sub(1, Ordering::SeqCst);
     let _permit = permit.ok_or(Busy)?;
-    tokio::task::spawn_blocking(f).await.map_err(|_| Busy)
+    let pool = || gate.memory.lock().unwrap_or_else(|p| p.into_inner());
+    let mut memory = pool().pop().unwrap_or_default();
+    let (out, memory) = tokio::task::spawn_blocking(move || (f(&mut memory), memory))
+        .await
+        .map_err(|_| Busy)?;
+    pool().push(memory);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -69,7 +79,7 @@ mod tests {
         let (release, hold) = std::sync::mpsc::channel::<()>();
         let running = {
             let state = state.clone();
-            tokio::spawn(async move { bounded(&state, move || hold.recv().is_ok()).await })
+            tokio::spawn(async move { bounded(&state, move |_| hold.recv().is_ok()).await })
         };
         while state
             .cache::<HashGate>()
@@ -83,14 +93,14 @@ mod tests {
         let waiting: Vec<_> = (0..2)
             .map(|_| {
                 let state = state.clone();
-                tokio::spawn(async move { bounded(&state, || true).await })
+                tokio::spawn(async move { bounded(&state, |_| true).await })
             })
             .collect();
         while state.cache::<HashGate>().waiting.load(Ordering::SeqCst) < 2 {
             tokio::task::yield_now().await;
         }
         // ... and the next is refused without waiting.
-        assert!(bounded(&state, || true).await.is_err());
+        assert!(bounded(&state, |_| true).await.is_err());
         release.send(()).unwrap();
         assert_eq!(running.await.unwrap().ok(), Some(true));
         for w in waiting {

@@ -102,13 +102,14 @@ pub async fn login(
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| dummy_hash().to_string());
     let candidate = password.to_string();
-    let matches =
-        super::hashing::bounded(state, move || domain::verify_password(&stored, &candidate))
-            .await
-            .map_err(|_| {
-                crate::http::metrics::login_refused("busy");
-                AuthError::Busy
-            })?;
+    let matches = super::hashing::bounded(state, move |memory| {
+        domain::verify_password_in(&stored, &candidate, memory)
+    })
+    .await
+    .map_err(|_| {
+        crate::http::metrics::login_refused("busy");
+        AuthError::Busy
+    })?;
     let user = match user {
         Some(u) if matches && !u.disabled => u,
         _ => {

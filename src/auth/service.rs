@@ -133,10 +133,12 @@ fn validate(input: NewAccount, today: chrono::NaiveDate) -> Result<ValidAccount,
 }
 
 pub(super) async fn hash(state: &AppState, password: String) -> Result<String, AuthError> {
-    super::hashing::bounded(state, move || domain::hash_password(&password))
-        .await
-        .map_err(|_| AuthError::Busy)?
-        .map_err(|e| AuthError::Hash(e.to_string()))
+    super::hashing::bounded(state, move |memory| {
+        domain::hash_password_in(&password, memory)
+    })
+    .await
+    .map_err(|_| AuthError::Busy)?
+    .map_err(|e| AuthError::Hash(e.to_string()))
 }
 
 fn unique_violation(err: DbErr, valid: &ValidAccount) -> AuthError {
