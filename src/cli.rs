@@ -209,7 +209,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: ReportCommand::Counters { rebuild },
         } => counters(settings, rebuild).await,
         Command::Migrate => {
-            let db = crate::db::connect(&settings.database_url, settings.db_pool_size).await?;
+            let db = crate::db::connect(&settings.database_url, settings.pool_size()).await?;
             crate::db::migrate(&db).await?;
             tracing::info!("migrations applied");
             Ok(())
@@ -344,7 +344,7 @@ async fn seed_demo(settings: Settings, households: Option<u64>) -> anyhow::Resul
 
 async fn counters(settings: Settings, rebuild: bool) -> anyhow::Result<()> {
     use crate::lifecycle::counters;
-    let db = crate::db::connect(&settings.database_url, settings.db_pool_size).await?;
+    let db = crate::db::connect(&settings.database_url, settings.pool_size()).await?;
     crate::db::migrate(&db).await?;
     if rebuild {
         counters::rebuild(&db).await?;
@@ -435,7 +435,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         header_timeout: Duration::from_secs(state.settings.header_timeout_secs.max(1)),
         max_connections: crate::http::server::connection_cap(
             state.settings.max_connections,
-            state.settings.db_pool_size,
+            state.settings.pool_size(),
         ),
     };
     if let Some(addr) = state.settings.metrics_listen.clone() {

@@ -19,7 +19,7 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Resul
     let url = settings.database_url.clone();
     let in_use =
         tokio::task::spawn_blocking(move || crate::db::backup::hold_in_use(&url)).await??;
-    let db = crate::db::connect(&settings.database_url, settings.db_pool_size).await?;
+    let db = crate::db::connect(&settings.database_url, settings.pool_size()).await?;
     // Everything that writes at start happens under the start-up lock, so instances
     // starting together on one database all come up.
     let lock = crate::db::startup_lock(&settings.database_url).await?;
@@ -28,7 +28,7 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Resul
     let mut state = state?;
     state.in_use = in_use.map(Arc::new);
     if let Some(read) = state.settings.database_read_url.clone() {
-        state.reads = crate::db::connect(&read, state.settings.db_pool_size).await?;
+        state.reads = crate::db::connect(&read, state.settings.pool_size()).await?;
         let lag = crate::db::replica_lag(&state).await;
         tracing::info!(lag_seconds = ?lag, "reports read from the replica");
     }

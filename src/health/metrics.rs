@@ -60,7 +60,7 @@ async fn read_gauges(state: &AppState) {
 
 /// (connections open, of which idle, the pool's maximum).
 fn pool(state: &AppState) -> (u32, u32, u32) {
-    let max = state.settings.db_pool_size;
+    let max = state.settings.pool_size();
     match state.db.get_database_backend() {
         sea_orm::DbBackend::Sqlite => {
             let p = state.db.get_sqlite_connection_pool();
