@@ -361,3 +361,24 @@ pub async fn replica_lag(state: &crate::state::AppState) -> Option<f64> {
         .ok()??;
     row.try_get::<f64>("", "lag").ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, Statement};
+
+    /// `.cargo/config.toml` builds SQLite with the planner stability guarantee: without
+    /// it every statement with `LIMIT ?` is prepared again on each execution.
+    #[tokio::test]
+    async fn sqlite_is_built_with_the_query_planner_stability_guarantee() {
+        let db = super::connect("sqlite::memory:", 2).await.unwrap();
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT sqlite_compileoption_used('SQLITE_ENABLE_QPSG') AS used",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.try_get::<i32>("", "used").unwrap(), 1);
+    }
+}
